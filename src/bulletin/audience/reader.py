@@ -1,0 +1,417 @@
+"""Stream the records of an audience file: CSV, JSON Lines or one chat id per line."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import itertools
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, BinaryIO, Literal, TextIO, cast
+
+from bulletin import errors
+from bulletin.audience._lines import Line, read_lines
+from bulletin.audience._values import (
+    ValueProblem,
+    clean_language_code,
+    clean_text,
+    clean_username,
+    is_integer,
+    normalize_tags,
+    parse_chat_id,
+    quote,
+    split_tags,
+)
+
+__all__ = ["AudienceRecord", "LineError", "read_audience"]
+
+STDIN_PATH = "-"
+"""The path that means standard input."""
+
+STDIN_NAME = "<stdin>"
+"""How standard input is named in messages."""
+
+Format = Literal["csv", "jsonl", "ids"]
+
+_EXTENSION_FORMATS: dict[str, Format] = {
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+}
+_KNOWN_COLUMNS = ("chat_id", "first_name", "username", "language_code", "tags")
+_HEADER_NAMES_SHOWN = 10
+
+
+@dataclass(frozen=True, slots=True)
+class AudienceRecord:
+    """One subscriber read from an audience file."""
+
+    line: int
+    chat_id: int
+    first_name: str | None
+    username: str | None
+    language_code: str | None
+    tags: tuple[str, ...]
+    fields: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class LineError:
+    """A line of an audience file that could not be read, and why."""
+
+    line: int
+    reason: str
+
+
+Item = AudienceRecord | LineError
+
+
+class _Ready:
+    """Marks that a reader has opened its file and checked its start."""
+
+
+def read_audience(
+    path: str, *, stdin: TextIO | None = None
+) -> Iterator[AudienceRecord | LineError]:
+    """Stream the records of an audience file ('-' is stdin); raise InputError for bad files."""
+    items = _read(path, stdin)
+    next(items)  # opens the file, detects its format and checks a CSV header now
+    return cast(Iterator[Item], items)
+
+
+def _read(path: str, stdin: TextIO | None) -> Iterator[Item | _Ready]:
+    source = STDIN_NAME if path == STDIN_PATH else path
+    with _open(path, stdin) as stream:
+        lines = read_lines(stream, source)
+        first = _first_content_line(lines)
+        if first is None:
+            raise errors.InputError("file is empty", source=source)
+        file_format = _EXTENSION_FORMATS.get(_extension(path)) or _sniff(first[1])
+        items = _START[file_format](itertools.chain([first], lines), source)
+        yield _Ready()
+        yield from items
+
+
+@contextlib.contextmanager
+def _open(path: str, stdin: TextIO | None) -> Iterator[BinaryIO | TextIO]:
+    if path == STDIN_PATH:
+        yield _binary_if_possible(stdin if stdin is not None else sys.stdin)
+        return
+    try:
+        stream = open(path, "rb")  # noqa: SIM115 - closed below, after the generator is done
+    except OSError as error:
+        raise errors.InputError(f"cannot read {path}: {error.strerror or error}") from error
+    with stream:
+        yield stream
+
+
+def _binary_if_possible(stream: TextIO) -> BinaryIO | TextIO:
+    buffer = getattr(stream, "buffer", None)
+    if hasattr(buffer, "readline"):
+        return cast(BinaryIO, buffer)
+    return stream
+
+
+def _first_content_line(lines: Iterator[Line]) -> Line | None:
+    for line in lines:
+        if line[1].strip():
+            return line
+    return None
+
+
+def _extension(path: str) -> str:
+    return os.path.splitext(path)[1].lower()
+
+
+def _sniff(text: str) -> Format:
+    stripped = text.strip()
+    if stripped.startswith("{"):
+        return "jsonl"
+    if stripped.startswith("#") or is_integer(stripped):
+        return "ids"
+    return "csv"
+
+
+# Plain chat ids, one per line.
+
+
+def _start_ids(lines: Iterator[Line], source: str) -> Iterator[Item]:
+    return _id_items(lines)
+
+
+def _id_items(lines: Iterator[Line]) -> Iterator[Item]:
+    for number, text in lines:
+        stripped = text.strip()
+        if stripped and not stripped.startswith("#"):
+            yield _id_item(number, stripped)
+
+
+def _id_item(number: int, text: str) -> Item:
+    try:
+        chat_id = parse_chat_id(text)
+    except ValueProblem as problem:
+        return LineError(number, str(problem))
+    return AudienceRecord(number, chat_id, None, None, None, (), {})
+
+
+# JSON Lines.
+
+
+def _start_jsonl(lines: Iterator[Line], source: str) -> Iterator[Item]:
+    first = next(lines)
+    if first[1].lstrip().startswith("["):
+        message = "a JSON array is not supported; write one JSON object per line"
+        raise errors.InputError(message, source=source, line=first[0])
+    return _json_items(itertools.chain([first], lines))
+
+
+def _json_items(lines: Iterator[Line]) -> Iterator[Item]:
+    for number, text in lines:
+        if text.strip():
+            yield _json_item(number, text)
+
+
+def _json_item(number: int, text: str) -> Item:
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as error:
+        return LineError(number, f"not valid JSON: {error.msg} at column {error.colno}")
+    except (ValueError, RecursionError) as error:
+        return LineError(number, f"not valid JSON: {_first_line(error)}")
+    if not isinstance(data, dict):
+        return LineError(number, f"JSON value is not an object (got {_json_type(data)})")
+    try:
+        return _json_record(number, data)
+    except ValueProblem as problem:
+        return LineError(number, str(problem))
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def _json_record(number: int, data: dict[str, Any]) -> AudienceRecord:
+    return AudienceRecord(
+        line=number,
+        chat_id=parse_chat_id(_json_chat_id(data.get("chat_id"))),
+        first_name=clean_text("first_name", _json_string(data, "first_name")),
+        username=clean_username(_json_string(data, "username")),
+        language_code=clean_language_code(_json_string(data, "language_code")),
+        tags=_json_tags(data.get("tags")),
+        fields=_json_fields(data),
+    )
+
+
+def _json_chat_id(value: object) -> str | int | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float):
+        raise ValueProblem(f"chat_id {value!r} is not an integer")
+    raise ValueProblem(f"chat_id must be an integer, got {_json_type(value)}")
+
+
+def _json_string(data: dict[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise ValueProblem(f"{key} must be a string, got {_json_type(value)}")
+
+
+def _json_tags(value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return split_tags(value)
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return normalize_tags(value)
+    raise ValueProblem("tags must be a string or a list of strings")
+
+
+def _json_fields(data: dict[str, Any]) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for key, value in data.items():
+        if key not in _KNOWN_COLUMNS:
+            text = clean_text(f"field {quote(key)}", _json_field_text(key, value))
+            if text is not None:
+                fields[key] = text
+    return fields
+
+
+def _json_field_text(key: str, value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    message = f"field {quote(key)} must be a string, number or boolean, got {_json_type(value)}"
+    raise ValueProblem(message)
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+# CSV with a header.
+
+
+@dataclass(frozen=True, slots=True)
+class _Header:
+    """The columns of a CSV file: where each known column is, and the custom ones."""
+
+    size: int
+    known: dict[str, int]
+    custom: list[tuple[str, int]]
+
+
+class _RowLines:
+    """Feeds lines to the csv module and remembers where the current row started."""
+
+    def __init__(self, lines: Iterator[Line]) -> None:
+        self._lines = lines
+        self._row_started = False
+        self.row_start = 0
+
+    def __iter__(self) -> _RowLines:
+        return self
+
+    def __next__(self) -> str:
+        number, text = next(self._lines)
+        if not self._row_started:
+            self._row_started = True
+            self.row_start = number
+        return text
+
+    def start_row(self) -> None:
+        """Note that the next line read begins a new row."""
+        self._row_started = False
+
+
+def _start_csv(lines: Iterator[Line], source: str) -> Iterator[Item]:
+    row_lines = _RowLines(lines)
+    rows = csv.reader(row_lines, strict=False)
+    row_lines.start_row()
+    try:
+        names = next(rows)
+    except csv.Error as error:
+        message = f"CSV header cannot be read: {error}"
+        raise errors.InputError(message, source=source, line=row_lines.row_start) from error
+    header = _parse_header(names, source, row_lines.row_start)
+    return _csv_items(rows, row_lines, header)
+
+
+def _parse_header(names: list[str], source: str, number: int) -> _Header:
+    known: dict[str, int] = {}
+    custom: list[tuple[str, int]] = []
+    seen: set[str] = set()
+    for index, raw_name in enumerate(names):
+        name = _column_key(raw_name.strip())
+        problem = _header_name_problem(name, index, seen)
+        if problem:
+            raise errors.InputError(problem, source=source, line=number)
+        seen.add(name)
+        if name in _KNOWN_COLUMNS:
+            known[name] = index
+        else:
+            custom.append((name, index))
+    if "chat_id" not in known:
+        message = f"CSV header has no chat_id column (found: {_listed(names)})"
+        raise errors.InputError(message, source=source, line=number)
+    return _Header(len(names), known, custom)
+
+
+def _column_key(name: str) -> str:
+    lowered = name.lower()
+    return lowered if lowered in _KNOWN_COLUMNS else name
+
+
+def _header_name_problem(name: str, index: int, seen: set[str]) -> str | None:
+    if not name:
+        return f"CSV header column {index + 1} has no name"
+    if name in seen:
+        return f"CSV header has column {quote(name)} more than once"
+    return None
+
+
+def _listed(names: list[str]) -> str:
+    shown = [name.strip() for name in names[:_HEADER_NAMES_SHOWN]]
+    more = ", …" if len(names) > _HEADER_NAMES_SHOWN else ""
+    return ", ".join(shown) + more
+
+
+def _csv_items(rows: Iterator[list[str]], row_lines: _RowLines, header: _Header) -> Iterator[Item]:
+    while True:
+        row_lines.start_row()
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            yield LineError(row_lines.row_start, f"CSV row cannot be read: {error}")
+            continue
+        if not _is_blank(row):
+            yield _csv_item(row_lines.row_start, row, header)
+
+
+def _is_blank(row: list[str]) -> bool:
+    return not row or (len(row) == 1 and not row[0].strip())
+
+
+def _csv_item(number: int, row: list[str], header: _Header) -> Item:
+    if len(row) != header.size:
+        return LineError(number, f"row has {len(row)} fields, header has {header.size}")
+    try:
+        return _csv_record(number, row, header)
+    except ValueProblem as problem:
+        return LineError(number, str(problem))
+
+
+def _csv_record(number: int, row: list[str], header: _Header) -> AudienceRecord:
+    def value(name: str) -> str | None:
+        index = header.known.get(name)
+        return None if index is None else row[index]
+
+    return AudienceRecord(
+        line=number,
+        chat_id=parse_chat_id(value("chat_id")),
+        first_name=clean_text("first_name", value("first_name")),
+        username=clean_username(value("username")),
+        language_code=clean_language_code(value("language_code")),
+        tags=split_tags(value("tags")),
+        fields=_csv_fields(row, header),
+    )
+
+
+def _csv_fields(row: list[str], header: _Header) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for name, index in header.custom:
+        text = clean_text(f"field {quote(name)}", row[index])
+        if text is not None:
+            fields[name] = text
+    return fields
+
+
+_START: dict[Format, Callable[[Iterator[Line], str], Iterator[Item]]] = {
+    "csv": _start_csv,
+    "jsonl": _start_jsonl,
+    "ids": _start_ids,
+}

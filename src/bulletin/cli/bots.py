@@ -1,0 +1,121 @@
+"""`bulletin bot`: register bots (validated with getMe), list and remove them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from bulletin.cli.context import Options, database, run
+from bulletin.cli.output import console, print_json, print_table
+from bulletin.db import bots as bot_rows
+from bulletin.models import DEFAULT_API_URL
+
+app = typer.Typer(help="Register and manage bots.", no_args_is_help=True)
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    token: Annotated[str, typer.Argument(help="The bot token from @BotFather", show_default=False)],
+    name: Annotated[
+        str | None, typer.Option(help="A short name (default: the bot's username)")
+    ] = None,
+    api_url: Annotated[
+        str, typer.Option("--api-url", help="Bot API server (a sandbox or self-hosted one)")
+    ] = DEFAULT_API_URL,
+    rate: Annotated[
+        float, typer.Option(help="Messages per second for this bot", min=0.1, max=1000)
+    ] = 30.0,
+) -> None:
+    """Check a token with getMe and register the bot."""
+    settings = ctx.ensure_object(Options).settings()
+
+    async def go() -> None:
+        from bulletin.telegram.client import BotClient  # aiogram takes seconds to import
+
+        client = BotClient(token.strip(), api_url, timeout_s=settings.worker.request_timeout_s)
+        try:
+            identity = await client.get_me()
+        finally:
+            await client.close()
+        async with database(settings) as pool, pool.acquire() as connection:
+            bot = await bot_rows.insert(
+                connection,
+                bot_id=identity.id,
+                name=name or identity.username,
+                username=identity.username,
+                token=token.strip(),
+                api_url=api_url,
+                rate_per_s=rate,
+            )
+        console.print(
+            f"added bot [bold]{bot.name}[/] (@{bot.username}, id {bot.id}, token "
+            f"{bot.masked_token}, {bot.rate_per_s:g} msgs/s)"
+        )
+
+    run(go())
+
+
+@app.command("list")
+def list_bots(
+    ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="JSON output")] = False
+) -> None:
+    """Registered bots with their status and audience."""
+    settings = ctx.ensure_object(Options).settings()
+
+    async def go() -> None:
+        async with database(settings) as pool, pool.acquire() as connection:
+            listed = await bot_rows.list_with_counts(connection)
+        rows = [
+            {
+                "name": bot.name,
+                "username": bot.username,
+                "id": bot.id,
+                "token": bot.masked_token,
+                "api_url": bot.api_url,
+                "rate_per_s": bot.rate_per_s,
+                "status": bot.status.value,
+                "subscribed": subscribed,
+            }
+            for bot, subscribed in listed
+        ]
+        if as_json:
+            print_json(rows)
+            return
+        print_table(
+            "bots",
+            ["name", "username", "id", "token", "status", "msgs/s", "subscribed", "api"],
+            [
+                [
+                    r["name"],
+                    f"@{r['username']}",
+                    r["id"],
+                    r["token"],
+                    r["status"],
+                    r["rate_per_s"],
+                    r["subscribed"],
+                    r["api_url"],
+                ]
+                for r in rows
+            ],
+        )
+
+    run(go())
+
+
+@app.command("remove")
+def remove(
+    ctx: typer.Context,
+    bot: Annotated[str, typer.Argument(help="Name, @username or id")],
+) -> None:
+    """Remove a bot and its audience (refused while campaigns use it)."""
+    settings = ctx.ensure_object(Options).settings()
+
+    async def go() -> None:
+        async with database(settings) as pool, pool.acquire() as connection:
+            found = await bot_rows.find(connection, bot)
+            await bot_rows.remove(connection, found)
+        console.print(f"removed bot {found.name}")
+
+    run(go())

@@ -1,0 +1,166 @@
+"""`bulletin campaign`: create, list, start, inspect and resume campaigns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bulletin import errors, models
+from bulletin.cli import report
+from bulletin.cli.context import Options, database, run
+from bulletin.cli.output import console, print_json, print_table
+from bulletin.db import bots as bot_rows
+from bulletin.db import campaigns as campaign_rows
+from bulletin.db import runs as run_rows
+
+app = typer.Typer(help="Design campaigns and start their runs.", no_args_is_help=True)
+
+MAX_TEXT_CHARS = 4096
+
+
+def read_text(text: str | None, text_file: Path | None) -> str:
+    """The message text from --text or --text-file, exactly one of them."""
+    if (text is None) == (text_file is None):
+        raise errors.InputError("give exactly one of --text or --text-file")
+    if text_file is not None:
+        try:
+            text = text_file.read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise errors.InputError(
+                f"cannot read text file: {exc}", source=str(text_file)
+            ) from None
+    assert text is not None
+    if not text.strip():
+        raise errors.InputError("the message text is empty")
+    if len(text) > MAX_TEXT_CHARS:
+        raise errors.InputError(
+            f"the message text has {len(text):,} characters; Telegram allows {MAX_TEXT_CHARS:,}"
+        )
+    return text
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="A unique campaign name")],
+    bot: Annotated[str, typer.Option(help="The bot that sends it")],
+    text: Annotated[str | None, typer.Option(help="The message text")] = None,
+    text_file: Annotated[
+        Path | None, typer.Option(help="Read the message text from a file")
+    ] = None,
+    parse_mode: Annotated[models.ParseMode, typer.Option(help="How Telegram formats the text")] = (
+        models.ParseMode.HTML
+    ),
+) -> None:
+    """Create a draft campaign."""
+    settings = ctx.ensure_object(Options).settings()
+    body = read_text(text, text_file)
+
+    async def go() -> models.Campaign:
+        async with database(settings) as pool, pool.acquire() as connection:
+            found = await bot_rows.find(connection, bot)
+            return await campaign_rows.create(
+                connection, name=name, bot=found, text=body, parse_mode=parse_mode
+            )
+
+    campaign = run(go())
+    console.print(f"created campaign [bold]{campaign.name}[/] for bot {campaign.bot_name}")
+
+
+@app.command("list")
+def list_campaigns(
+    ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="JSON output")] = False
+) -> None:
+    """Campaigns with their latest run."""
+    settings = ctx.ensure_object(Options).settings()
+
+    async def go() -> list[tuple[models.Campaign, int | None, str | None]]:
+        async with database(settings) as pool, pool.acquire() as connection:
+            return await campaign_rows.list_all(connection)
+
+    listed = run(go())
+    rows = [
+        {
+            "name": c.name,
+            "bot": c.bot_name,
+            "status": c.status.value,
+            "paused_reason": c.paused_reason,
+            "last_run": run_id,
+            "last_run_status": run_status,
+            "text": c.text[:40],
+        }
+        for c, run_id, run_status in listed
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    print_table("campaigns", list(rows[0]) if rows else ["name"], [list(r.values()) for r in rows])
+
+
+@app.command("start")
+def start(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Campaign name")]) -> None:
+    """Start a run: snapshot the audience into pending deliveries for `serve` to send."""
+    settings = ctx.ensure_object(Options).settings()
+
+    async def go() -> models.Run:
+        async with database(settings) as pool, pool.acquire() as connection:
+            campaign = await campaign_rows.find(connection, name)
+            return await run_rows.start(connection, campaign)
+
+    started = run(go())
+    console.print(
+        f"started run {started.id} of {name}: {started.audience:,} deliveries pending "
+        "(`bulletin serve` sends them)"
+    )
+
+
+@app.command("status")
+def status(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Campaign name")],
+    run_id: Annotated[
+        int | None, typer.Option("--run", help="A run id (default: the latest)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output")] = False,
+) -> None:
+    """Where a run stands: sent, failed, blocked, gone, pending, pace."""
+    settings = ctx.ensure_object(Options).settings()
+
+    async def go() -> tuple[models.Run, models.RunCounts, list[tuple[str, str | None, int]]]:
+        async with database(settings) as pool, pool.acquire() as connection:
+            campaign = await campaign_rows.find(connection, name)
+            found = (
+                await run_rows.get(connection, run_id)
+                if run_id is not None
+                else await run_rows.latest(connection, campaign)
+            )
+            if found.campaign_id != campaign.id:
+                raise errors.NotFound(f"run {run_id} is not a run of campaign {name!r}")
+            counts = await run_rows.counts(connection, found.id)
+            return found, counts, await run_rows.failures(connection, found.id)
+
+    found, counts, failures = run(go())
+    if as_json:
+        values = report.outcome(found, counts)
+        values["failures"] = [
+            {"reason": reason, "error": error, "deliveries": n} for reason, error, n in failures
+        ]
+        print_json(values)
+        return
+    report.print_outcome(found, counts, failures)
+
+
+@app.command("resume")
+def resume(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Campaign name")]) -> None:
+    """Resume a campaign paused by a content error, once the content is fixed."""
+    settings = ctx.ensure_object(Options).settings()
+
+    async def go() -> int:
+        async with database(settings) as pool, pool.acquire() as connection:
+            campaign = await campaign_rows.find(connection, name)
+            return await run_rows.resume(connection, campaign)
+
+    resumed = run(go())
+    console.print(f"resumed {name} ({resumed} run(s) sending again)")

@@ -1,0 +1,75 @@
+"""What every command shares: resolved settings and a checked database connection."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import AsyncIterator, Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bulletin import config
+from bulletin.db import migrations
+from bulletin.db.pool import Pool, open_pool
+
+T = TypeVar("T")
+
+
+@dataclass
+class Options:
+    """Global CLI flags, resolved into Settings by config.load (the only reader)."""
+
+    config_path: Path | None = None
+    data_dir: Path | None = None
+    database_url: str | None = None
+    verbose: int = 0
+
+    def settings(self) -> config.Settings:
+        return config.load(
+            self.config_path,
+            os.environ,
+            {"data_dir": self.data_dir, "database_url": self.database_url},
+        )
+
+
+def configure_logging(settings: config.Settings, verbose: int) -> None:
+    configured = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.WARNING)
+    level = logging.DEBUG if verbose > 1 else logging.INFO if verbose else configured
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s", force=True
+    )
+    # aiogram logs each request at INFO; keep the engine's own lines readable.
+    logging.getLogger("aiogram").setLevel(max(logging.WARNING, level))
+
+
+@contextlib.asynccontextmanager
+async def database(
+    settings: config.Settings, *, check_schema: bool = True, max_size: int = 10
+) -> AsyncIterator[Pool]:
+    """A pool on the configured (or embedded) database whose schema matches this code."""
+    async with open_pool(settings, max_size=max_size) as pool:
+        if check_schema:
+            async with pool.acquire() as connection:
+                await migrations.check(connection)
+        yield pool
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coroutine)
+
+
+def stop_on_signals(stop: asyncio.Event) -> None:
+    """SIGINT and SIGTERM ask for a graceful stop; a second SIGINT interrupts at once."""
+    loop = asyncio.get_running_loop()
+
+    def request_stop(signum: int) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            loop.remove_signal_handler(signal.SIGINT)
+        stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, request_stop, signum)

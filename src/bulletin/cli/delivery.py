@@ -1,0 +1,157 @@
+"""`bulletin serve` and `bulletin run`: the worker, in the background or in the foreground."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from bulletin import config, models
+from bulletin.cli import report
+from bulletin.cli.context import Options, database, run, stop_on_signals
+from bulletin.cli.output import console, error_console
+from bulletin.db import campaigns as campaign_rows
+from bulletin.db import runs as run_rows
+from bulletin.db.pool import Pool
+
+if TYPE_CHECKING:
+    from bulletin.engine.worker import Worker
+
+POLL_S = 0.5
+
+
+def make_worker(
+    pool: Pool, settings: config.Settings, *, only_bots: list[int] | None = None
+) -> Worker:
+    """Compose a worker from the database store and aiogram clients."""
+    # aiogram takes seconds to import: only commands that send pay for it.
+    from bulletin.db.deliveries import DeliveryStore
+    from bulletin.engine.ports import Sender
+    from bulletin.engine.worker import Worker
+    from bulletin.telegram.client import BotClient
+
+    def sender_for(bot: models.Bot) -> Sender:
+        return BotClient(
+            bot.token,
+            bot.api_url,
+            timeout_s=settings.worker.request_timeout_s,
+            max_connections=settings.worker.max_in_flight,
+        )
+
+    return Worker(DeliveryStore(pool), sender_for, settings.worker, only_bots=only_bots)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.command("run")(run_campaign)
+
+
+def serve(
+    ctx: typer.Context,
+    resend_uncertain: Annotated[
+        bool,
+        typer.Option("--resend-uncertain", help="Resend deliveries a crashed worker left unknown"),
+    ] = False,
+) -> None:
+    """Deliver every pending run until SIGINT/SIGTERM (in-flight sends drain, then exit 0)."""
+    settings = ctx.ensure_object(Options).settings()
+    if resend_uncertain:
+        worker_settings = settings.worker.model_copy(update={"resend_uncertain": True})
+        settings = settings.model_copy(update={"worker": worker_settings})
+
+    async def go() -> None:
+        stop = asyncio.Event()
+        stop_on_signals(stop)
+        async with database(settings, max_size=20) as pool:
+            worker = make_worker(pool, settings)
+            error_console.print(f"serving as {worker.worker_id}; Ctrl-C to stop", markup=False)
+            await worker.run(stop)
+        error_console.print("stopped", markup=False)
+
+    run(go())
+
+
+def run_campaign(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Campaign name")],
+) -> None:
+    """Start a run of a campaign and deliver it in the foreground with a progress bar."""
+    settings = ctx.ensure_object(Options).settings()
+
+    async def go() -> models.Run:
+        async with database(settings, max_size=20) as pool:
+            async with pool.acquire() as connection:
+                campaign = await campaign_rows.find(connection, name)
+                started = await run_rows.start(connection, campaign)
+            return await deliver_with_progress(pool, settings, started, campaign.bot_id)
+
+    finished = run(go())
+    if finished.status is not models.RunStatus.DONE:
+        raise typer.Exit(1)
+
+
+async def deliver_with_progress(
+    pool: Pool, settings: config.Settings, started: models.Run, bot_id: int
+) -> models.Run:
+    """Deliver one run in this process, showing progress; print and return its outcome."""
+    stop = asyncio.Event()
+    stop_on_signals(stop)
+    worker = make_worker(pool, settings, only_bots=[bot_id])
+    working = asyncio.create_task(worker.run(stop))
+    try:
+        current = await _watch(pool, started, stop, working)
+    finally:
+        stop.set()
+        await working
+    async with pool.acquire() as connection:
+        current = await run_rows.get(connection, started.id)
+        counts = await run_rows.counts(connection, started.id)
+        failures = await run_rows.failures(connection, started.id)
+    report.print_outcome(current, counts, failures)
+    if current.status is models.RunStatus.PAUSED:
+        error_console.print(f"run paused: {current.paused_reason}", markup=False)
+    elif current.status is models.RunStatus.RUNNING:
+        error_console.print(
+            f"stopped with {counts.pending + counts.sending:,} deliveries pending; "
+            "`bulletin serve` finishes them",
+            markup=False,
+        )
+    return current
+
+
+async def _watch(
+    pool: Pool, started: models.Run, stop: asyncio.Event, working: asyncio.Task[None]
+) -> models.Run:
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("sent {task.fields[sent]:,} failed {task.fields[failed]:,}"),
+        TextColumn("{task.fields[rate]:.1f} msgs/s"),
+        TimeRemainingColumn(),
+    )
+    current = started
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task(
+            f"run {started.id}", total=max(started.audience, 1), sent=0, failed=0, rate=0.0
+        )
+        while not stop.is_set() and not working.done():
+            async with pool.acquire() as connection:
+                current = await run_rows.get(connection, started.id)
+                counts = await run_rows.counts(connection, started.id)
+            progress.update(
+                task,
+                completed=counts.finished,
+                sent=counts.sent,
+                failed=counts.failed,
+                rate=counts.sent_per_s,
+            )
+            if current.status is not models.RunStatus.RUNNING:
+                break
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(POLL_S):
+                    await stop.wait()
+    return current

@@ -1,0 +1,142 @@
+"""`bulletin demo`: a real campaign end to end against the built-in sandbox, with no setup."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bulletin import config, errors, models
+from bulletin.audience.reader import LineError, read_audience
+from bulletin.cli.context import Options, database, run
+from bulletin.cli.delivery import deliver_with_progress
+from bulletin.cli.output import console, print_mapping
+from bulletin.db import bots as bot_rows
+from bulletin.db import campaigns as campaign_rows
+from bulletin.db import migrations, subscribers
+from bulletin.db import runs as run_rows
+from bulletin.db.pool import Pool, describe_url, resolve_url
+from bulletin.sandbox import Sandbox, World
+
+DEMO_BOT = "demo"
+DEMO_TEXT = (
+    "<b>Hello from bulletin!</b>\nThis is a demo broadcast, paced just under Telegram's limits."
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)
+
+
+def demo(
+    ctx: typer.Context,
+    users: Annotated[int, typer.Option(min=1, max=100_000, help="Audience size")] = 1000,
+    rate: Annotated[float, typer.Option(min=1, help="The sandbox bot's limit in msgs/s")] = 30.0,
+) -> None:
+    """Start the embedded PostgreSQL and the sandbox, then run a campaign to a generated audience."""
+    settings = ctx.ensure_object(Options).settings()
+    run(_demo(settings, users, rate))
+
+
+async def _demo(settings: config.Settings, users: int, rate: float) -> None:
+    began = time.monotonic()
+    url = await resolve_url(settings)
+    console.print(f"[bold]1/5[/] database: {describe_url(url)}")
+    world = World.generate(users, blocked=0.03, gone=0.01, deactivated=0.01, seed=1)
+    sandbox_bot = world.add_bot(rate_per_s=rate)
+    async with (
+        Sandbox(world) as sandbox,
+        database(settings, check_schema=False, max_size=20) as pool,
+    ):
+        console.print(f"[bold]2/5[/] sandbox Bot API at {sandbox.url} ({rate:g} msgs/s per bot)")
+        async with pool.acquire() as connection:
+            await migrations.apply(connection)
+        bot = await _register_bot(pool, settings, sandbox_bot.token, sandbox.url, rate)
+        console.print(f"[bold]3/5[/] bot {bot.name} (@{bot.username}, token {bot.masked_token})")
+        imported = await _import_audience(pool, world, bot)
+        console.print(f"[bold]4/5[/] imported {imported:,} subscribers (a few blocked or gone)")
+        campaign, started = await _start_campaign(pool, bot)
+        console.print(f"[bold]5/5[/] campaign {campaign.name}: run {started.id}")
+        finished = await deliver_with_progress(pool, settings, started, bot.id)
+        print_mapping(
+            "sandbox saw",
+            {
+                "messages accepted": sandbox.stats.accepted,
+                "429 answers": sandbox.stats.too_many_requests,
+                "sends inside retry_after": sandbox.stats.requests_during_retry_after,
+            },
+        )
+    console.print(f"demo finished in {time.monotonic() - began:.1f} s; go on by hand:")
+    _print_next_steps(campaign.name)
+    if finished.status is not models.RunStatus.DONE:
+        raise errors.BulletinError(f"the demo run ended {finished.status.value}")
+
+
+async def _register_bot(
+    pool: Pool, settings: config.Settings, token: str, api_url: str, rate: float
+) -> models.Bot:
+    from bulletin.telegram.client import BotClient  # aiogram takes seconds to import
+
+    client = BotClient(token, api_url, timeout_s=settings.worker.request_timeout_s)
+    try:
+        identity = await client.get_me()
+    finally:
+        await client.close()
+    async with pool.acquire() as connection:
+        try:
+            existing = await bot_rows.by_id(connection, identity.id)
+        except errors.NotFound:
+            return await bot_rows.insert(
+                connection,
+                bot_id=identity.id,
+                name=DEMO_BOT,
+                username=identity.username,
+                token=token,
+                api_url=api_url,
+                rate_per_s=rate,
+            )
+        return await bot_rows.update_endpoint(
+            connection, existing.id, token=token, api_url=api_url, rate_per_s=rate
+        )
+
+
+async def _import_audience(pool: Pool, world: World, bot: models.Bot) -> int:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "audience.csv"
+        world.write_audience_csv(path)
+        items = read_audience(str(path), stdin=sys.stdin)
+        records = (item for item in items if not isinstance(item, LineError))
+        async with pool.acquire() as connection, connection.transaction():
+            result = await subscribers.import_staged(connection, bot.id, records, tags=("demo",))
+    return result.inserted + result.updated
+
+
+async def _start_campaign(pool: Pool, bot: models.Bot) -> tuple[models.Campaign, models.Run]:
+    name = "demo-" + datetime.now().strftime("%Y%m%d-%H%M%S")
+    async with pool.acquire() as connection:
+        campaign = await campaign_rows.create(
+            connection, name=name, bot=bot, text=DEMO_TEXT, parse_mode=models.ParseMode.HTML
+        )
+        started = await run_rows.start(connection, campaign)
+    await asyncio.sleep(0)
+    return campaign, started
+
+
+def _print_next_steps(campaign: str) -> None:
+    steps = [
+        f"bulletin campaign status {campaign}",
+        "bulletin audience stats",
+        "bulletin sandbox --audience-out audience.csv      # in another terminal",
+        "bulletin bot add <token it prints> --name mine --api-url http://127.0.0.1:8081",
+        "bulletin audience import audience.csv --bot mine",
+        "bulletin campaign create hello --bot mine --text 'Hello!'",
+        "bulletin run hello",
+    ]
+    for step in steps:
+        console.print(f"  {step}", markup=False, highlight=False)

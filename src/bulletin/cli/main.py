@@ -1,0 +1,89 @@
+"""The `bulletin` command: global options, `init`, and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bulletin import __version__, errors
+from bulletin.cli import audience, bots, campaigns, delivery, demo, sandbox
+from bulletin.cli.context import Options, configure_logging, database, run
+from bulletin.cli.output import console, error_console
+from bulletin.db import migrations
+from bulletin.db.pool import describe_url, resolve_url
+
+app = typer.Typer(
+    name="bulletin",
+    help="Broadcast to the people who opted in to your Telegram bots.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(bots.app, name="bot")
+app.add_typer(audience.app, name="audience")
+app.add_typer(campaigns.app, name="campaign")
+delivery.register(app)
+sandbox.register(app)
+demo.register(app)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"bulletin {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def global_options(
+    ctx: typer.Context,
+    config_path: Annotated[
+        Path | None, typer.Option("--config", help="TOML config file [env: BULLETIN_CONFIG]")
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir", help="Where the embedded PostgreSQL lives [env: BULLETIN_DATA_DIR]"
+        ),
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option("--database-url", help="PostgreSQL URL [env: BULLETIN_DATABASE_URL]"),
+    ] = None,
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More logs")] = 0,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version")
+    ] = False,
+) -> None:
+    """Broadcast to the people who opted in to your Telegram bots."""
+    options = Options(config_path, data_dir, database_url, verbose)
+    configure_logging(options.settings(), verbose)
+    ctx.obj = options
+
+
+@app.command()
+def init(ctx: typer.Context) -> None:
+    """Create or migrate bulletin's tables (starts the embedded PostgreSQL if no URL is set)."""
+    settings = ctx.ensure_object(Options).settings()
+
+    async def go() -> tuple[str, list[migrations.Migration]]:
+        url = await resolve_url(settings)
+        async with database(settings, check_schema=False) as pool, pool.acquire() as connection:
+            return describe_url(url), await migrations.apply(connection)
+
+    where, applied = run(go())
+    names = ", ".join(f"{m.version:04d}_{m.name}" for m in applied) or "none needed"
+    console.print(
+        f"database {where}: schema at version {migrations.latest_version()} (applied: {names})"
+    )
+
+
+def main() -> None:
+    """Console entry point: every BulletinError is one line on stderr and exit code 1."""
+    try:
+        app()
+    except errors.BulletinError as exc:
+        error_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(1)

@@ -1,0 +1,122 @@
+"""Settings: a TOML file, then BULLETIN_* environment variables, then CLI flags; read only here."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from bulletin import errors
+
+ENV_PREFIX = "BULLETIN_"
+CONFIG_FILE_NAME = "bulletin.toml"
+
+
+class WorkerSettings(BaseModel):
+    """How a worker claims, sends and records deliveries."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    batch_size: int = Field(default=200, ge=1, le=10_000)
+    max_in_flight: int = Field(default=64, ge=1, le=10_000)
+    max_attempts: int = Field(default=5, ge=1, le=100)
+    backoff_base_s: float = Field(default=1.0, gt=0)
+    backoff_cap_s: float = Field(default=300.0, gt=0)
+    request_timeout_s: float = Field(default=10.0, gt=0)
+    lease_s: float = Field(default=15.0, gt=1)
+    flush_interval_s: float = Field(default=0.1, gt=0)
+    poll_interval_s: float = Field(default=0.5, gt=0)
+    resend_uncertain: bool = False
+
+
+class Settings(BaseModel):
+    """Everything bulletin reads from its environment, resolved once and passed down."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    database_url: SecretStr | None = None
+    data_dir: Path = Field(default_factory=lambda: default_data_dir(os.environ))
+    log_level: str = "WARNING"
+    worker: WorkerSettings = WorkerSettings()
+
+    @property
+    def embedded_pgdata(self) -> Path:
+        return self.data_dir / "postgres"
+
+
+def default_data_dir(environ: Mapping[str, str]) -> Path:
+    """~/.local/share/bulletin, or under $XDG_DATA_HOME when set."""
+    base = environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "bulletin"
+
+
+def load(
+    path: Path | None,
+    environ: Mapping[str, str],
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Resolve settings from file, environment and flags (later wins)."""
+    from_environ = _from_environ(environ)
+    from_flags = {k: v for k, v in (overrides or {}).items() if v is not None}
+    data_dir = Path(
+        from_flags.get("data_dir") or from_environ.get("data_dir") or default_data_dir(environ)
+    ).expanduser()
+    file_path = path or _env_config_path(environ)
+    if file_path is None and (data_dir / CONFIG_FILE_NAME).is_file():
+        file_path = data_dir / CONFIG_FILE_NAME
+    values: dict[str, Any] = {"data_dir": data_dir}
+    if file_path is not None:
+        _merge(values, _read_file(file_path))
+    _merge(values, from_environ)
+    _merge(values, from_flags)
+    try:
+        settings = Settings.model_validate(values)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise errors.ConfigError(f"invalid setting {where}: {first['msg']}") from None
+    return settings.model_copy(update={"data_dir": settings.data_dir.expanduser()})
+
+
+def _env_config_path(environ: Mapping[str, str]) -> Path | None:
+    raw = environ.get(ENV_PREFIX + "CONFIG")
+    return Path(raw) if raw else None
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except OSError as exc:
+        raise errors.ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise errors.ConfigError(f"config file {path}: {exc}") from None
+
+
+def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
+    """BULLETIN_WORKER__BATCH_SIZE=10 becomes {"worker": {"batch_size": "10"}}."""
+    values: dict[str, Any] = {}
+    for key, value in environ.items():
+        if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
+            continue
+        parts = key.removeprefix(ENV_PREFIX).lower().split("__")
+        if parts[0] not in Settings.model_fields:
+            continue
+        target = values
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+        target[parts[-1]] = value
+    return values
+
+
+def _merge(target: dict[str, Any], source: Mapping[str, Any]) -> None:
+    for key, value in source.items():
+        if isinstance(value, Mapping) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = dict(value) if isinstance(value, Mapping) else value

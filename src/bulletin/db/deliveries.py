@@ -1,0 +1,184 @@
+"""The worker's store: bot leases, claiming deliveries, and recording outcomes in batches."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+import asyncpg
+
+from bulletin import models
+from bulletin.db import bots as bot_rows
+from bulletin.db.connection import Connection
+from bulletin.db.queries import sql
+
+
+class DeliveryStore:
+    """Every query a worker runs, each on a pooled connection."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def bot(self, bot_id: int) -> models.Bot:
+        async with self._pool.acquire() as connection:
+            return await bot_rows.by_id(connection, bot_id)
+
+    async def lease_bots(
+        self, worker_id: str, lease_s: float, limit: int, only: Sequence[int] | None
+    ) -> list[int]:
+        """Take or renew leases on bots with work; `only` restricts to some bots."""
+        async with self._pool.acquire() as connection:
+            rows = await connection.fetch(sql("lease_bots"), worker_id, lease_s, limit)
+            leased = [row["bot_id"] for row in rows]
+            if only is not None:
+                extra = [bot_id for bot_id in leased if bot_id not in only]
+                if extra:
+                    await connection.execute(sql("release_leases"), worker_id, extra)
+                leased = [bot_id for bot_id in leased if bot_id in only]
+            return leased
+
+    async def release_leases(self, worker_id: str, bot_ids: Sequence[int]) -> None:
+        async with self._pool.acquire() as connection:
+            await connection.execute(sql("release_leases"), worker_id, list(bot_ids))
+
+    async def settle_orphans(
+        self, bot_id: int, worker_id: str, resend_uncertain: bool
+    ) -> list[tuple[int, int]]:
+        """Settle deliveries a dead worker left `sending`; return (run_id, chat_id) of each."""
+        async with self._pool.acquire() as connection, connection.transaction():
+            rows = await connection.fetch(
+                sql("settle_orphans"), bot_id, worker_id, resend_uncertain
+            )
+            if rows and not resend_uncertain:
+                await self._insert_events(
+                    connection,
+                    [
+                        ("delivery.uncertain", bot_id, row["run_id"], row["chat_id"], None)
+                        for row in rows
+                    ],
+                )
+            return [(row["run_id"], row["chat_id"]) for row in rows]
+
+    async def claim(
+        self, bot_id: int, worker_id: str, limit: int
+    ) -> tuple[list[models.Delivery], list[int]]:
+        """Claim due deliveries: (to send, run ids of deliveries skipped for consent)."""
+        async with self._pool.acquire() as connection:
+            rows = await connection.fetch(sql("claim_deliveries"), bot_id, worker_id, limit)
+        claimed = [_to_delivery(row) for row in rows if row["status"] == "sending"]
+        skipped_runs = sorted({row["run_id"] for row in rows if row["status"] == "skipped"})
+        return claimed, skipped_runs
+
+    async def release_claims(self, worker_id: str, delivery_ids: Sequence[int]) -> None:
+        async with self._pool.acquire() as connection:
+            await connection.execute(sql("release_claims"), worker_id, list(delivery_ids))
+
+    async def record(self, worker_id: str, results: Sequence[models.DeliveryResult]) -> list[int]:
+        """Write a batch of outcomes in one transaction; return the runs that finished."""
+        async with self._pool.acquire() as connection, connection.transaction():
+            await connection.execute(sql("record_outcomes"), worker_id, *_outcome_columns(results))
+            await _mark_subscribers(connection, results)
+            await self._insert_events(
+                connection,
+                [
+                    (r.event, r.bot_id, r.run_id, r.chat_id, r.error)
+                    for r in results
+                    if r.event is not None
+                ],
+            )
+            for result in results:
+                await _apply_side_effects(connection, result)
+            run_ids = sorted({r.run_id for r in results})
+            return await finish_runs(connection, run_ids)
+
+    async def finish_runs(self, run_ids: Sequence[int]) -> list[int]:
+        async with self._pool.acquire() as connection:
+            return await finish_runs(connection, run_ids)
+
+    @staticmethod
+    async def _insert_events(
+        connection: Connection,
+        events: list[tuple[str | None, int | None, int | None, int | None, str | None]],
+    ) -> None:
+        if not events:
+            return
+        columns = list(zip(*events, strict=True))
+        await connection.execute(sql("insert_events"), *(list(column) for column in columns))
+
+
+async def finish_runs(connection: Connection, run_ids: Sequence[int]) -> list[int]:
+    rows = await connection.fetch(sql("finish_runs"), list(run_ids))
+    return [row["id"] for row in rows]
+
+
+def _to_delivery(row: asyncpg.Record) -> models.Delivery:
+    return models.Delivery(
+        id=row["id"],
+        run_id=row["run_id"],
+        bot_id=row["bot_id"],
+        chat_id=row["chat_id"],
+        chat_type=models.ChatType(row["chat_type"]),
+        attempts=row["attempts"],
+        text=row["text"],
+        parse_mode=models.ParseMode(row["parse_mode"]),
+    )
+
+
+def _outcome_columns(results: Sequence[models.DeliveryResult]) -> list[list[object]]:
+    return [
+        [r.delivery_id for r in results],
+        [r.status.value for r in results],
+        [r.message_id for r in results],
+        [r.failure for r in results],
+        [r.error for r in results],
+        [r.attempt_increment for r in results],
+        [r.delay_s for r in results],
+        [r.answered_at for r in results],
+    ]
+
+
+async def _mark_subscribers(
+    connection: Connection, results: Sequence[models.DeliveryResult]
+) -> None:
+    by_bot: dict[int, list[models.DeliveryResult]] = defaultdict(list)
+    for result in results:
+        if result.subscriber_status is not None or result.subscriber_flag is not None:
+            by_bot[result.bot_id].append(result)
+    for bot_id, marked in by_bot.items():
+        await connection.execute(
+            sql("mark_subscribers"),
+            bot_id,
+            [r.chat_id for r in marked],
+            [r.subscriber_status.value if r.subscriber_status else None for r in marked],
+            [r.subscriber_flag for r in marked],
+        )
+
+
+async def _apply_side_effects(connection: Connection, result: models.DeliveryResult) -> None:
+    """The rare outcomes that change more than the delivery: one statement each."""
+    if result.pause_run:
+        await connection.execute(sql("pause_run"), result.run_id, result.error)
+    if result.revoke_bot:
+        await connection.execute(
+            sql("set_bot_status"), result.bot_id, models.BotStatus.REVOKED.value
+        )
+    if result.migrate_to_chat_id is not None:
+        await _migrate(connection, result, result.migrate_to_chat_id)
+
+
+async def _migrate(connection: Connection, result: models.DeliveryResult, new_chat_id: int) -> None:
+    subscriber_id = await connection.fetchval(
+        sql("migrate_chat"), result.bot_id, result.chat_id, new_chat_id
+    )
+    redirected = None
+    if subscriber_id is not None:
+        redirected = await connection.fetchval(
+            sql("redirect_delivery"), result.delivery_id, subscriber_id, new_chat_id
+        )
+    if redirected is None:
+        await connection.execute(
+            sql("skip_delivery"),
+            result.delivery_id,
+            "migrated",
+            f"group moved to {new_chat_id}, which this run already covers",
+        )

@@ -1,0 +1,99 @@
+"""The asyncpg pool: one place that resolves the database URL and translates driver errors."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+import asyncpg
+
+from bulletin import errors
+from bulletin.config import Settings
+from bulletin.db import embedded
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+CONNECT_TIMEOUT_S = 10.0
+
+# Errors meaning "the server is away for now": retry later, never crash in a tight loop.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.ConnectionFailureError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.InterfaceError,
+)
+
+CONNECT_ERRORS: tuple[type[BaseException], ...] = (
+    *TRANSIENT_ERRORS,
+    asyncpg.PostgresError,
+    ValueError,
+)
+
+
+async def resolve_url(settings: Settings) -> str:
+    """The configured database URL, or the embedded cluster's (started if needed)."""
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value()
+    return await asyncio.to_thread(embedded.start, settings.embedded_pgdata)
+
+
+def describe_url(url: str) -> str:
+    """host:port/database of a URL, without user or password, for messages."""
+    parts = urlsplit(url)
+    host = parts.hostname or "local socket"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{host}{port}{parts.path or ''}"
+
+
+@contextlib.asynccontextmanager
+async def open_pool(settings: Settings, *, max_size: int = 10) -> AsyncIterator[asyncpg.Pool]:
+    """A connected pool, or a one-line DatabaseError naming where it could not connect."""
+    url = await resolve_url(settings)
+    try:
+        pool = await asyncpg.create_pool(
+            url, min_size=1, max_size=max_size, timeout=CONNECT_TIMEOUT_S, command_timeout=60
+        )
+    except CONNECT_ERRORS as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise errors.DatabaseError(
+            f"cannot connect to database at {describe_url(url)}: {reason}"
+        ) from exc
+    try:
+        yield pool
+    finally:
+        with contextlib.suppress(*TRANSIENT_ERRORS):
+            await asyncio.wait_for(pool.close(), timeout=5)
+
+
+async def retrying(
+    operation: Callable[[], Awaitable[T]],
+    *,
+    what: str,
+    stop: asyncio.Event | None = None,
+    max_delay_s: float = 5.0,
+) -> T:
+    """Run operation until it gets past transient database errors, backing off between tries."""
+    delay_s = 0.1
+    while True:
+        try:
+            return await operation()
+        except TRANSIENT_ERRORS as exc:
+            if stop is not None and stop.is_set():
+                raise
+            log.warning("action=db_retry what=%s error=%s delay_s=%.1f", what, exc, delay_s)
+            await asyncio.sleep(delay_s)
+            delay_s = min(delay_s * 2, max_delay_s)
+
+
+Pool = asyncpg.Pool

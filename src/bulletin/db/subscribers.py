@@ -1,0 +1,101 @@
+"""The subscribers table: bulk import through COPY, counts and listings."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bulletin import models
+from bulletin.db.connection import Connection
+from bulletin.db.queries import sql
+
+STAGING_COLUMNS = (
+    "line",
+    "chat_id",
+    "chat_type",
+    "first_name",
+    "username",
+    "language_code",
+    "tags",
+    "fields",
+)
+
+
+class StagedSubscriber(Protocol):
+    """One row of an audience file (bulletin.audience.reader.AudienceRecord fits)."""
+
+    @property
+    def line(self) -> int: ...
+    @property
+    def chat_id(self) -> int: ...
+    @property
+    def first_name(self) -> str | None: ...
+    @property
+    def username(self) -> str | None: ...
+    @property
+    def language_code(self) -> str | None: ...
+    @property
+    def tags(self) -> tuple[str, ...]: ...
+    @property
+    def fields(self) -> Mapping[str, str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class MergeResult:
+    inserted: int
+    updated: int
+
+
+async def import_staged(
+    connection: Connection,
+    bot_id: int,
+    staged: Iterable[StagedSubscriber],
+    *,
+    tags: tuple[str, ...] = (),
+    source: str = "import",
+) -> MergeResult:
+    """COPY rows into a staging table and merge them in one statement.
+
+    Must run inside a transaction: the staging table drops on commit, and an error
+    raised while `staged` is consumed rolls everything back.
+    """
+    await connection.execute(sql("create_staging"))
+    await connection.copy_records_to_table(
+        "audience_staging", records=(_as_row(row) for row in staged), columns=STAGING_COLUMNS
+    )
+    row = await connection.fetchrow(sql("merge_staging"), bot_id, list(tags), source)
+    assert row is not None
+    return MergeResult(inserted=row["inserted"], updated=row["updated"])
+
+
+def _as_row(staged: StagedSubscriber) -> tuple[Any, ...]:
+    return (
+        staged.line,
+        staged.chat_id,
+        models.ChatType.from_chat_id(staged.chat_id).value,
+        staged.first_name,
+        staged.username,
+        staged.language_code,
+        list(staged.tags),
+        json.dumps(dict(staged.fields)),
+    )
+
+
+async def counts(connection: Connection, bot_id: int | None) -> list[tuple[str, str, int]]:
+    """(bot name, status, subscribers) for one bot or all."""
+    rows = await connection.fetch(sql("subscriber_counts"), bot_id)
+    return [(row["bot"], row["status"], row["subscribers"]) for row in rows]
+
+
+async def list_page(
+    connection: Connection,
+    bot_id: int,
+    status: models.SubscriberStatus | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    rows = await connection.fetch(
+        sql("list_subscribers"), bot_id, status.value if status else None, limit
+    )
+    return [dict(row) for row in rows]

@@ -1,0 +1,186 @@
+"""One leased bot: claim its due deliveries, pace them, send them, hand results to the recorder."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import deque
+from datetime import UTC, datetime
+
+from bulletin import models
+from bulletin.config import WorkerSettings
+from bulletin.db.pool import TRANSIENT_ERRORS
+from bulletin.engine.decide import RetryPolicy, decide
+from bulletin.engine.pacer import ChatPacer, Pacer
+from bulletin.engine.ports import Sender, Store
+from bulletin.engine.recorder import Recorder
+from bulletin.telegram.classify import Action, Outcome
+
+log = logging.getLogger(__name__)
+
+# Claim about this many seconds of sending at a time: rows claimed but not yet sent
+# when a worker dies become "uncertain", so the claim window bounds that number.
+CLAIM_HORIZON_S = 1.0
+
+
+class BotSender:
+    """Sends one bot's deliveries at its pace until stopped, its lease lost or its token revoked."""
+
+    def __init__(
+        self,
+        bot: models.Bot,
+        *,
+        store: Store,
+        sender: Sender,
+        recorder: Recorder,
+        settings: WorkerSettings,
+        worker_id: str,
+    ) -> None:
+        self.bot = bot
+        self._store = store
+        self._sender = sender
+        self._recorder = recorder
+        self._settings = settings
+        self._worker_id = worker_id
+        self.pacer = Pacer(bot.rate_per_s)
+        self._chat_pacer = ChatPacer()
+        self._policy = RetryPolicy(
+            settings.max_attempts, settings.backoff_base_s, settings.backoff_cap_s
+        )
+        self._rng = random.Random()
+        self._in_flight = asyncio.Semaphore(settings.max_in_flight)
+        self._paused_runs: set[int] = set()
+        self._stop = asyncio.Event()
+        self.revoked = False
+        self.sent = 0
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def claim_limit(self) -> int:
+        return max(1, min(self._settings.batch_size, round(self.bot.rate_per_s * CLAIM_HORIZON_S)))
+
+    async def run(self) -> None:
+        """Claim and send until stopped; in-flight sends finish before this returns."""
+        async with asyncio.TaskGroup() as sends:
+            while not self._stopped:
+                batch = await self._claim()
+                if batch is None:
+                    await self._idle()
+                    continue
+                await self._send_batch(deque(batch), sends)
+        await self._sender.close()
+
+    @property
+    def _stopped(self) -> bool:
+        return self._stop.is_set() or self.revoked
+
+    async def _claim(self) -> list[models.Delivery] | None:
+        try:
+            claimed, skipped_runs = await self._store.claim(
+                self.bot.id, self._worker_id, self.claim_limit
+            )
+        except TRANSIENT_ERRORS as exc:
+            log.warning("action=claim_failed bot=%s error=%s", self.bot.name, exc)
+            return None
+        if skipped_runs:
+            self._recorder.check_runs(skipped_runs)
+        return claimed or None
+
+    async def _idle(self) -> None:
+        try:
+            async with asyncio.timeout(self._settings.poll_interval_s):
+                await self._stop.wait()
+        except TimeoutError:
+            pass
+
+    async def _send_batch(self, batch: deque[models.Delivery], sends: asyncio.TaskGroup) -> None:
+        while batch and not self._stopped:
+            delivery = batch.popleft()
+            if delivery.run_id in self._paused_runs:
+                await self._release([delivery])
+                continue
+            wait_s = self._chat_pacer.reserve(delivery.chat_id, delivery.chat_type)
+            if wait_s > 0:
+                sends.create_task(self._send_later(delivery, wait_s))
+                continue
+            await self.pacer.acquire()
+            await self._in_flight.acquire()
+            sends.create_task(self._send(delivery))
+        if batch:
+            await self._release(list(batch))
+
+    async def _send_later(self, delivery: models.Delivery, wait_s: float) -> None:
+        await asyncio.sleep(wait_s)
+        if self._stopped or delivery.run_id in self._paused_runs:
+            await self._release([delivery])
+            return
+        await self.pacer.acquire()
+        await self._in_flight.acquire()
+        await self._send(delivery)
+
+    async def _send(self, delivery: models.Delivery) -> None:
+        try:
+            outcome = await self._sender.send_text(
+                delivery.chat_id, delivery.text, delivery.parse_mode
+            )
+        finally:
+            self._in_flight.release()
+        self._react(delivery, outcome)
+        self._recorder.add(self._result(delivery, outcome))
+
+    def _react(self, delivery: models.Delivery, outcome: Outcome) -> None:
+        """What this process changes at once, before the outcome is even written."""
+        match outcome.action:
+            case Action.SENT:
+                self.sent += 1
+                self.pacer.succeeded()
+            case Action.RATE_LIMITED:
+                log.warning(
+                    "action=rate_limited bot=%s retry_after_s=%s",
+                    self.bot.name,
+                    outcome.retry_after_s,
+                )
+                self.pacer.rate_limited(outcome.retry_after_s)
+            case Action.BOT_REVOKED:
+                log.error("action=bot_revoked bot=%s", self.bot.name)
+                self.revoked = True
+            case Action.CONTENT_ERROR:
+                log.error(
+                    "action=run_paused run=%s reason=%s", delivery.run_id, outcome.description
+                )
+                self._paused_runs.add(delivery.run_id)
+            case _:
+                pass
+
+    def _result(self, delivery: models.Delivery, outcome: Outcome) -> models.DeliveryResult:
+        decision = decide(outcome, delivery.attempts, self._policy, self._rng)
+        error = None if outcome.action is Action.SENT else outcome.description
+        return models.DeliveryResult(
+            delivery_id=delivery.id,
+            run_id=delivery.run_id,
+            bot_id=delivery.bot_id,
+            chat_id=delivery.chat_id,
+            status=decision.status,
+            answered_at=datetime.now(UTC),
+            message_id=outcome.message_id,
+            failure=decision.failure,
+            error=error,
+            attempt_increment=decision.attempt_increment,
+            delay_s=decision.delay_s,
+            subscriber_status=decision.subscriber_status,
+            subscriber_flag=decision.subscriber_flag,
+            event=decision.event,
+            pause_run=decision.pause_run,
+            revoke_bot=decision.revoke_bot,
+            migrate_to_chat_id=decision.migrate_to_chat_id,
+        )
+
+    async def _release(self, deliveries: list[models.Delivery]) -> None:
+        try:
+            await self._store.release_claims(self._worker_id, [d.id for d in deliveries])
+        except TRANSIENT_ERRORS as exc:
+            # Left `sending`: the next lease holder settles them as uncertain.
+            log.warning("action=release_failed deliveries=%d error=%s", len(deliveries), exc)

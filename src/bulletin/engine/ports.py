@@ -1,0 +1,44 @@
+"""What the engine needs from storage and from Telegram, as small Protocols."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from bulletin import models
+from bulletin.telegram.classify import Outcome
+
+
+class Store(Protocol):
+    async def bot(self, bot_id: int) -> models.Bot: ...
+
+    async def lease_bots(
+        self, worker_id: str, lease_s: float, limit: int, only: Sequence[int] | None
+    ) -> list[int]: ...
+
+    async def release_leases(self, worker_id: str, bot_ids: Sequence[int]) -> None: ...
+
+    async def settle_orphans(
+        self, bot_id: int, worker_id: str, resend_uncertain: bool
+    ) -> list[tuple[int, int]]: ...
+
+    async def claim(
+        self, bot_id: int, worker_id: str, limit: int
+    ) -> tuple[list[models.Delivery], list[int]]: ...
+
+    async def release_claims(self, worker_id: str, delivery_ids: Sequence[int]) -> None: ...
+
+    async def record(
+        self, worker_id: str, results: Sequence[models.DeliveryResult]
+    ) -> list[int]: ...
+
+    async def finish_runs(self, run_ids: Sequence[int]) -> list[int]: ...
+
+
+class Sender(Protocol):
+    async def send_text(self, chat_id: int, text: str, parse_mode: models.ParseMode) -> Outcome: ...
+
+    async def close(self) -> None: ...
+
+
+SenderFactory = Callable[[models.Bot], Sender]

@@ -1,0 +1,135 @@
+"""A worker: lease bots, run a BotSender per leased bot, record outcomes, drain on stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable, Sequence
+
+from bulletin.config import WorkerSettings
+from bulletin.db.pool import TRANSIENT_ERRORS
+from bulletin.engine.bot_sender import BotSender
+from bulletin.engine.ports import SenderFactory, Store
+from bulletin.engine.recorder import Recorder
+
+log = logging.getLogger(__name__)
+
+MAX_BOTS_PER_WORKER = 1000
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Worker:
+    """Delivers every due delivery of the bots it can lease, until stopped."""
+
+    def __init__(
+        self,
+        store: Store,
+        sender_factory: SenderFactory,
+        settings: WorkerSettings,
+        *,
+        worker_id: str | None = None,
+        only_bots: Sequence[int] | None = None,
+        on_runs_finished: Callable[[list[int]], None] | None = None,
+    ) -> None:
+        self.worker_id = worker_id or new_worker_id()
+        self._store = store
+        self._sender_factory = sender_factory
+        self._settings = settings
+        self._only_bots = only_bots
+        self.recorder = Recorder(
+            store,
+            self.worker_id,
+            flush_interval_s=settings.flush_interval_s,
+            on_runs_finished=on_runs_finished,
+        )
+        self.senders: dict[int, BotSender] = {}
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until stop is set; then stop claiming, finish in-flight sends, flush, release."""
+        recorder_stop = asyncio.Event()
+        log.info("action=worker_start worker=%s", self.worker_id)
+        async with asyncio.TaskGroup() as group:
+            recording = group.create_task(self.recorder.run(recorder_stop))
+            try:
+                await self._lease_loop(stop, group)
+            finally:
+                await self._stop_senders()
+                recorder_stop.set()
+                await recording
+                await self._release_leases()
+        log.info("action=worker_stop worker=%s", self.worker_id)
+
+    async def _lease_loop(self, stop: asyncio.Event, group: asyncio.TaskGroup) -> None:
+        interval_s = self._settings.lease_s / 3
+        while not stop.is_set():
+            await self._refresh_leases(group)
+            try:
+                async with asyncio.timeout(min(interval_s, self._settings.poll_interval_s * 2)):
+                    await stop.wait()
+            except TimeoutError:
+                pass
+
+    async def _refresh_leases(self, group: asyncio.TaskGroup) -> None:
+        try:
+            leased = await self._store.lease_bots(
+                self.worker_id, self._settings.lease_s, MAX_BOTS_PER_WORKER, self._only_bots
+            )
+        except TRANSIENT_ERRORS as exc:
+            log.warning("action=lease_failed worker=%s error=%s", self.worker_id, exc)
+            return
+        for bot_id in set(self.senders) - set(leased):
+            self._forget(bot_id)
+        for bot_id in leased:
+            if bot_id not in self.senders or self._tasks[bot_id].done():
+                await self._start_sender(bot_id, group)
+
+    async def _start_sender(self, bot_id: int, group: asyncio.TaskGroup) -> None:
+        try:
+            settled = await self._store.settle_orphans(
+                bot_id, self.worker_id, self._settings.resend_uncertain
+            )
+            bot = await self._store.bot(bot_id)
+        except TRANSIENT_ERRORS as exc:
+            log.warning("action=start_sender_failed bot=%s error=%s", bot_id, exc)
+            return
+        if settled:
+            log.warning("action=settled_orphans bot=%s deliveries=%d", bot.name, len(settled))
+            self.recorder.check_runs(sorted({run_id for run_id, _ in settled}))
+        sender = BotSender(
+            bot,
+            store=self._store,
+            sender=self._sender_factory(bot),
+            recorder=self.recorder,
+            settings=self._settings,
+            worker_id=self.worker_id,
+        )
+        self.senders[bot_id] = sender
+        self._tasks[bot_id] = group.create_task(sender.run())
+        log.info("action=bot_leased bot=%s rate_per_s=%s", bot.name, bot.rate_per_s)
+
+    def _forget(self, bot_id: int) -> None:
+        """The lease is gone (expired, or no work left): stop sending for that bot."""
+        sender = self.senders.pop(bot_id)
+        sender.stop()
+        self._tasks.pop(bot_id)
+
+    async def _stop_senders(self) -> None:
+        for sender in self.senders.values():
+            sender.stop()
+        if self._tasks:
+            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+
+    async def _release_leases(self) -> None:
+        if not self.senders:
+            return
+        try:
+            await self._store.release_leases(self.worker_id, list(self.senders))
+        except TRANSIENT_ERRORS as exc:
+            log.warning("action=release_leases_failed error=%s", exc)

@@ -1,0 +1,62 @@
+"""The whole exception tree: every error bulletin reports is a one-line BulletinError."""
+
+from __future__ import annotations
+
+
+class BulletinError(Exception):
+    """bulletin failed."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or "").strip())
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class ConfigError(BulletinError):
+    """The configuration is invalid."""
+
+
+class InputError(BulletinError):
+    """An input file or value is invalid."""
+
+    def __init__(self, message: str, *, source: str | None = None, line: int | None = None) -> None:
+        where = ""
+        if source is not None:
+            where = f"{source}:{line}: " if line is not None else f"{source}: "
+        super().__init__(f"{where}{message}")
+        self.source = source
+        self.line = line
+
+
+class NotFound(BulletinError):
+    """The named thing does not exist."""
+
+
+class AlreadyExists(BulletinError):
+    """The named thing already exists."""
+
+
+class ContentError(BulletinError):
+    """The message content cannot be sent."""
+
+
+class DatabaseError(BulletinError):
+    """The database cannot be reached or used."""
+
+
+class SchemaTooNew(DatabaseError):
+    """The database schema is newer than this version of bulletin; upgrade bulletin."""
+
+
+class SchemaMissing(DatabaseError):
+    """The database has no bulletin schema yet; run `bulletin init`."""
+
+
+class TelegramError(BulletinError):
+    """The Bot API refused the request."""
+
+
+class TokenRejected(TelegramError):
+    """The Bot API rejected the bot token."""

@@ -1,0 +1,95 @@
+"""Shared fixtures: real PostgreSQL (a fresh database per test) and the sandbox over real HTTP.
+
+With BULLETIN_TEST_DATABASE_URL set, databases are made on that server; otherwise an
+embedded PostgreSQL is started in a temporary directory for the session.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from bulletin import config
+from bulletin.db import embedded, migrations
+
+TEMPLATE_DB = f"bulletin_template_{os.getpid()}"
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+@pytest.fixture(scope="session")
+def admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A PostgreSQL server for the session: the configured one or an embedded one."""
+    configured = os.environ.get("BULLETIN_TEST_DATABASE_URL")
+    if configured:
+        yield configured
+        return
+    pgdata = tmp_path_factory.mktemp("embedded") / "postgres"
+    url = embedded.start(pgdata)
+    yield url
+    embedded.stop(pgdata)
+
+
+@pytest.fixture(scope="session")
+async def template_url(admin_url: str) -> AsyncIterator[str]:
+    """A database migrated once, copied for every test."""
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}"')
+        await admin.execute(f'CREATE DATABASE "{TEMPLATE_DB}"')
+        url = with_database(admin_url, TEMPLATE_DB)
+        connection = await asyncpg.connect(url)
+        try:
+            await migrations.apply(connection)
+        finally:
+            await connection.close()
+        yield url
+        await admin.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def database_url(admin_url: str, template_url: str) -> AsyncIterator[str]:
+    """A fresh, migrated database for one test, dropped afterwards."""
+    name = f"bulletin_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}"')
+        yield with_database(admin_url, name)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> config.Settings:
+    return config.load(
+        None,
+        {},
+        {
+            "database_url": database_url,
+            "data_dir": tmp_path / "data",
+            "worker": {"flush_interval_s": 0.05, "poll_interval_s": 0.1, "backoff_base_s": 0.05},
+        },
+    )
+
+
+@pytest.fixture
+def cli_env(database_url: str, tmp_path: Path) -> dict[str, str]:
+    """Environment for running the `bulletin` command against this test's database."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BULLETIN_")}
+    env["BULLETIN_DATABASE_URL"] = database_url
+    env["BULLETIN_DATA_DIR"] = str(tmp_path / "data")
+    env["BULLETIN_WORKER__POLL_INTERVAL_S"] = "0.1"
+    env["BULLETIN_WORKER__BACKOFF_BASE_S"] = "0.05"
+    return env
