@@ -7,6 +7,8 @@ embedded PostgreSQL is started in a temporary directory for the session.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -27,16 +29,19 @@ def with_database(url: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def admin_url() -> Iterator[str]:
     """A PostgreSQL server for the session: the configured one or an embedded one."""
     configured = os.environ.get("BULLETIN_TEST_DATABASE_URL")
     if configured:
         yield configured
         return
-    pgdata = tmp_path_factory.mktemp("embedded") / "postgres"
-    url = embedded.start(pgdata)
-    yield url
-    embedded.stop(pgdata)
+    # Outside pytest's tmp dirs: another pytest run rotates those away under a live server.
+    folder = Path(tempfile.mkdtemp(prefix="bulletin-test-pg-"))
+    try:
+        yield embedded.start(folder / "postgres")
+    finally:
+        embedded.stop(folder / "postgres")
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -62,6 +62,8 @@ def load(
 ) -> Settings:
     """Resolve settings from file, environment and flags (later wins)."""
     from_environ = _from_environ(environ)
+    if not from_environ.get("data_dir"):
+        from_environ.pop("data_dir", None)  # an empty BULLETIN_DATA_DIR means unset
     from_flags = {k: v for k, v in (overrides or {}).items() if v is not None}
     data_dir = Path(
         from_flags.get("data_dir") or from_environ.get("data_dir") or default_data_dir(environ)
@@ -94,7 +96,7 @@ def _read_file(path: Path) -> dict[str, Any]:
             return tomllib.load(handle)
     except OSError as exc:
         raise errors.ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise errors.ConfigError(f"config file {path}: {exc}") from None
 
 

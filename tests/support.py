@@ -1,0 +1,157 @@
+"""Helpers shared by engine and CLI tests: a seeded world, its bot and audience in the database."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+from bulletin import config, models
+from bulletin.audience.reader import AudienceRecord, read_audience
+from bulletin.db import bots as bot_rows
+from bulletin.db import campaigns as campaign_rows
+from bulletin.db import runs as run_rows
+from bulletin.db import subscribers
+from bulletin.db.deliveries import DeliveryStore
+from bulletin.engine.ports import Sender
+from bulletin.engine.worker import Worker
+from bulletin.sandbox import Sandbox, World
+from bulletin.sandbox.world import Bot as SandboxBot
+from bulletin.telegram.client import BotClient
+
+
+async def register_bot(
+    pool: asyncpg.Pool, sandbox: Sandbox, bot: SandboxBot, name: str, rate_per_s: float
+) -> models.Bot:
+    async with pool.acquire() as connection:
+        return await bot_rows.insert(
+            connection,
+            bot_id=bot.id,
+            name=name,
+            username=bot.username,
+            token=bot.token,
+            api_url=sandbox.url,
+            rate_per_s=rate_per_s,
+        )
+
+
+async def import_world(pool: asyncpg.Pool, world: World, bot: models.Bot, folder: Path) -> int:
+    path = folder / f"audience-{bot.id}.csv"
+    world.write_audience_csv(path)
+    records = [item for item in read_audience(str(path)) if isinstance(item, AudienceRecord)]
+    async with pool.acquire() as connection, connection.transaction():
+        result = await subscribers.import_staged(connection, bot.id, records)
+    return result.inserted
+
+
+async def start_campaign(
+    pool: asyncpg.Pool,
+    bot: models.Bot,
+    name: str,
+    text: str = "Hello <b>there</b>",
+    parse_mode: models.ParseMode = models.ParseMode.HTML,
+) -> models.Run:
+    async with pool.acquire() as connection:
+        campaign = await campaign_rows.create(
+            connection, name=name, bot=bot, text=text, parse_mode=parse_mode
+        )
+        return await run_rows.start(connection, campaign)
+
+
+@dataclass
+class Delivered:
+    """What a worker did before it stopped."""
+
+    finished_runs: set[int]
+    worker: Worker
+
+
+def make_worker(
+    pool: asyncpg.Pool,
+    settings: config.Settings,
+    finished: asyncio.Event,
+    wanted: set[int],
+    done: set[int],
+) -> Worker:
+    def sender_for(bot: models.Bot) -> Sender:
+        return BotClient(bot.token, bot.api_url, timeout_s=settings.worker.request_timeout_s)
+
+    def on_finished(run_ids: list[int]) -> None:
+        done.update(run_ids)
+        if wanted <= done:
+            finished.set()
+
+    return Worker(DeliveryStore(pool), sender_for, settings.worker, on_runs_finished=on_finished)
+
+
+async def deliver(
+    pool: asyncpg.Pool, settings: config.Settings, run_ids: Sequence[int], *, timeout_s: float = 120
+) -> Delivered:
+    """Run one in-process worker until every given run is finished."""
+    finished = asyncio.Event()
+    done: set[int] = set()
+    worker = make_worker(pool, settings, finished, set(run_ids), done)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        async with asyncio.timeout(timeout_s):
+            await finished.wait()
+    finally:
+        stop.set()
+        await task
+    return Delivered(done, worker)
+
+
+@contextlib.asynccontextmanager
+async def running_worker(pool: asyncpg.Pool, settings: config.Settings) -> AsyncIterator[Worker]:
+    """A worker delivering in the background while the test waits on the database."""
+    worker = make_worker(pool, settings, asyncio.Event(), set(), set())
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        yield worker
+    finally:
+        stop.set()
+        await task
+
+
+async def wait_for(pool: asyncpg.Pool, query: str, *args: object, timeout_s: float = 30) -> None:
+    """Poll the record (the database) until a condition holds."""
+    async with asyncio.timeout(timeout_s):
+        while not await pool.fetchval(query, *args):  # noqa: ASYNC110 - the database is the signal
+            await asyncio.sleep(0.05)
+
+
+def ledger_counts(sandbox: Sandbox, bot_id: int | None = None) -> Counter[int]:
+    """Messages Telegram (the sandbox) accepted, per chat."""
+    return Counter(
+        entry.chat_id for entry in sandbox.ledger if bot_id is None or entry.bot_id == bot_id
+    )
+
+
+async def run_cli(
+    *args: str, env: dict[str, str], stdin: bytes | None = None, timeout_s: float = 120
+) -> tuple[int, str, str]:
+    """Run the bulletin command as a user would, without blocking this test's event loop."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "from bulletin.cli.main import main; main()",
+        *args,
+        env={**env, "COLUMNS": "200", "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"},
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=os.getcwd(),
+    )
+    async with asyncio.timeout(timeout_s):
+        out, err = await process.communicate(stdin)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()

@@ -1,0 +1,27 @@
+"""ruff and mypy are part of the suite, so the one test command checks them too."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run(*command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", *command], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+
+
+def test_ruff__lint_and_format__clean() -> None:
+    lint = _run("ruff", "check", "src", "tests", "bench")
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    formatting = _run("ruff", "format", "--check", "src", "tests", "bench")
+    assert formatting.returncode == 0, formatting.stdout + formatting.stderr
+
+
+def test_mypy__strict_on_package__clean() -> None:
+    result = _run("mypy", "src/bulletin")
+    assert result.returncode == 0, result.stdout + result.stderr
