@@ -22,7 +22,7 @@ class WorkerSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    batch_size: int = Field(default=200, ge=1, le=10_000)
+    batch_size: int = Field(default=500, ge=1, le=10_000)
     max_in_flight: int = Field(default=64, ge=1, le=10_000)
     max_attempts: int = Field(default=5, ge=1, le=100)
     backoff_base_s: float = Field(default=1.0, gt=0)

@@ -54,6 +54,10 @@ class SchemaMissing(DatabaseError):
     """The database has no bulletin schema yet; run `bulletin init`."""
 
 
+class NothingToDo(BulletinError):
+    """This worker cannot do anything useful until an operator acts."""
+
+
 class TelegramError(BulletinError):
     """The Bot API refused the request."""
 

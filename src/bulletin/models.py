@@ -82,6 +82,8 @@ class Bot:
     rate_per_s: float
     status: BotStatus
     created_at: datetime
+    paid_broadcast: bool = False
+    paid_rate_per_s: float = 1000.0
 
     @property
     def masked_token(self) -> str:
@@ -105,6 +107,7 @@ class Campaign:
     text: str
     parse_mode: ParseMode
     created_at: datetime
+    paid_broadcast: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +134,7 @@ class Delivery:
     attempts: int
     text: str
     parse_mode: ParseMode
+    paid: bool = False  # sent with allow_paid_broadcast, paced at the bot's paid rate
 
 
 @dataclass(frozen=True, slots=True)

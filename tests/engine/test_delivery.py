@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import asyncpg
+import pytest
 
-from bulletin import config, models
+from bulletin import config, errors, models
 from bulletin.db import runs as run_rows
 from bulletin.sandbox import Faults, Sandbox, World
 from tests.support import (
     deliver,
     import_world,
     ledger_counts,
+    make_worker,
     register_bot,
     running_worker,
     start_campaign,
@@ -145,9 +148,12 @@ async def test_run__token_revoked__bot_marked_and_deliveries_left_pending(
         run = await start_campaign(pool, bot, "doomed")
         world.revoke_bot(sandbox_bot.id)
 
-        async with running_worker(pool, settings):
-            await wait_for(pool, "SELECT status = 'revoked' FROM bots WHERE id = $1", bot.id)
+        worker = make_worker(pool, settings, asyncio.Event(), set(), set())
+        with pytest.raises(errors.NothingToDo, match="doomed"):
+            async with asyncio.timeout(30):
+                await worker.run(asyncio.Event())
 
+        assert await pool.fetchval("SELECT status FROM bots WHERE id = $1", bot.id) == "revoked"
         async with pool.acquire() as connection:
             counts = await run_rows.counts(connection, run.id)
         assert counts.pending == 100

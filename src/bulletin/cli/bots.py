@@ -27,6 +27,10 @@ def add(
     rate: Annotated[
         float, typer.Option(help="Messages per second for this bot", min=0.1, max=1000)
     ] = 30.0,
+    paid_broadcast: Annotated[
+        bool,
+        typer.Option(help="Send with allow_paid_broadcast (up to 1000 msgs/s, billed in Stars)"),
+    ] = False,
 ) -> None:
     """Check a token with getMe and register the bot."""
     settings = ctx.ensure_object(Options).settings()
@@ -48,6 +52,7 @@ def add(
                 token=token.strip(),
                 api_url=api_url,
                 rate_per_s=rate,
+                paid_broadcast=paid_broadcast,
             )
         console.print(
             f"added bot [bold]{bot.name}[/] (@{bot.username}, id {bot.id}, token "
@@ -76,6 +81,7 @@ def list_bots(
                 "api_url": bot.api_url,
                 "rate_per_s": bot.rate_per_s,
                 "status": bot.status.value,
+                "paid_broadcast": bot.paid_broadcast,
                 "subscribed": subscribed,
             }
             for bot, subscribed in listed
@@ -85,7 +91,7 @@ def list_bots(
             return
         print_table(
             "bots",
-            ["name", "username", "id", "token", "status", "msgs/s", "subscribed", "api"],
+            ["name", "username", "id", "token", "status", "msgs/s", "paid", "subscribed", "api"],
             [
                 [
                     r["name"],
@@ -94,6 +100,7 @@ def list_bots(
                     r["token"],
                     r["status"],
                     r["rate_per_s"],
+                    "yes" if r["paid_broadcast"] else "no",
                     r["subscribed"],
                     r["api_url"],
                 ]
@@ -117,5 +124,35 @@ def remove(
             found = await bot_rows.find(connection, bot)
             await bot_rows.remove(connection, found)
         console.print(f"removed bot {found.name}")
+
+    run(go())
+
+
+@app.command("set")
+def set_pace(
+    ctx: typer.Context,
+    bot: Annotated[str, typer.Argument(help="Name, @username or id")],
+    rate: Annotated[
+        float | None, typer.Option(help="Messages per second", min=0.1, max=1000)
+    ] = None,
+    paid_broadcast: Annotated[
+        bool | None,
+        typer.Option(
+            "--paid-broadcast/--no-paid-broadcast",
+            help="Send with allow_paid_broadcast (up to 1000 msgs/s, billed in Stars)",
+        ),
+    ] = None,
+) -> None:
+    """Change a bot's pace; running workers pick it up within a lease interval."""
+    settings = ctx.ensure_object(Options).settings()
+
+    async def go() -> None:
+        async with database(settings) as pool, pool.acquire() as connection:
+            found = await bot_rows.find(connection, bot)
+            changed = await bot_rows.set_pace(
+                connection, found.id, rate_per_s=rate, paid_broadcast=paid_broadcast
+            )
+        paid = "on (billed in Stars by Telegram)" if changed.paid_broadcast else "off"
+        console.print(f"bot {changed.name}: {changed.rate_per_s:g} msgs/s, paid broadcast {paid}")
 
     run(go())

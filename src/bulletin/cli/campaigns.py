@@ -53,6 +53,10 @@ def create(
     parse_mode: Annotated[models.ParseMode, typer.Option(help="How Telegram formats the text")] = (
         models.ParseMode.HTML
     ),
+    paid_broadcast: Annotated[
+        bool,
+        typer.Option(help="Send with allow_paid_broadcast (up to 1000 msgs/s, billed in Stars)"),
+    ] = False,
 ) -> None:
     """Create a draft campaign."""
     settings = ctx.ensure_object(Options).settings()
@@ -62,7 +66,12 @@ def create(
         async with database(settings) as pool, pool.acquire() as connection:
             found = await bot_rows.find(connection, bot)
             return await campaign_rows.create(
-                connection, name=name, bot=found, text=body, parse_mode=parse_mode
+                connection,
+                name=name,
+                bot=found,
+                text=body,
+                parse_mode=parse_mode,
+                paid_broadcast=paid_broadcast,
             )
 
     campaign = run(go())

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Coroutine, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,6 +27,17 @@ class Options:
     data_dir: Path | None = None
     database_url: str | None = None
     verbose: int = 0
+
+    def child_environment(self, environ: Mapping[str, str]) -> dict[str, str]:
+        """The global flags as environment for a child process; a URL never goes on a command line."""
+        env = dict(environ)
+        if self.config_path is not None:
+            env["BULLETIN_CONFIG"] = str(self.config_path.resolve())
+        if self.data_dir is not None:
+            env["BULLETIN_DATA_DIR"] = str(self.data_dir.resolve())
+        if self.database_url is not None:
+            env["BULLETIN_DATABASE_URL"] = self.database_url
+        return env
 
     def settings(self) -> config.Settings:
         return config.load(

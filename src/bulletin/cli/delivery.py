@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from bulletin import config, models
+from bulletin import config, errors, models
 from bulletin.cli import report
 from bulletin.cli.context import Options, database, run, stop_on_signals
 from bulletin.cli.output import console, error_console
 from bulletin.db import campaigns as campaign_rows
 from bulletin.db import runs as run_rows
-from bulletin.db.pool import Pool
+from bulletin.db.pool import TRANSIENT_ERRORS, Pool
+from bulletin.engine.supervisor import GAVE_UP_EXIT_CODE
 
 if TYPE_CHECKING:
     from bulletin.engine.worker import Worker
@@ -47,31 +50,79 @@ def make_worker(
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
     app.command("run")(run_campaign)
+    app.command("worker", hidden=True)(worker)
+
+
+def _with_resend(settings: config.Settings, resend_uncertain: bool) -> config.Settings:
+    if not resend_uncertain:
+        return settings
+    worker_settings = settings.worker.model_copy(update={"resend_uncertain": True})
+    return settings.model_copy(update={"worker": worker_settings})
+
+
+ResendOption = Annotated[
+    bool,
+    typer.Option("--resend-uncertain", help="Resend deliveries a crashed worker left unknown"),
+]
 
 
 def serve(
     ctx: typer.Context,
-    resend_uncertain: Annotated[
-        bool,
-        typer.Option("--resend-uncertain", help="Resend deliveries a crashed worker left unknown"),
-    ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=0, max=64, help="Worker processes to supervise (0: one worker in this process)"
+        ),
+    ] = 0,
+    resend_uncertain: ResendOption = False,
 ) -> None:
     """Deliver every pending run until SIGINT/SIGTERM (in-flight sends drain, then exit 0)."""
-    settings = ctx.ensure_object(Options).settings()
-    if resend_uncertain:
-        worker_settings = settings.worker.model_copy(update={"resend_uncertain": True})
-        settings = settings.model_copy(update={"worker": worker_settings})
+    options = ctx.ensure_object(Options)
+    settings = _with_resend(options.settings(), resend_uncertain)
+    if workers > 0:
+        _supervise(options, workers, resend_uncertain)
+        return
+    run(_serve_in_process(settings))
 
-    async def go() -> None:
+
+def worker(ctx: typer.Context, resend_uncertain: ResendOption = False) -> None:
+    """One worker process, as started by `serve --workers N` (exit 3: restarting cannot help)."""
+    settings = _with_resend(ctx.ensure_object(Options).settings(), resend_uncertain)
+    try:
+        run(_serve_in_process(settings))
+    except (errors.NothingToDo, errors.SchemaTooNew, errors.SchemaMissing) as exc:
+        error_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(GAVE_UP_EXIT_CODE) from None
+
+
+async def _serve_in_process(settings: config.Settings) -> None:
+    stop = asyncio.Event()
+    stop_on_signals(stop)
+    async with database(settings, max_size=20) as pool:
+        serving = make_worker(pool, settings)
+        error_console.print(f"serving as {serving.worker_id}; Ctrl-C to stop", markup=False)
+        await serving.run(stop)
+    error_console.print("stopped", markup=False)
+
+
+def _supervise(options: Options, workers: int, resend_uncertain: bool) -> None:
+    from bulletin.engine.supervisor import Supervisor
+
+    command = [sys.executable, "-m", "bulletin", *["-v"] * options.verbose, "worker"]
+    if resend_uncertain:
+        command.append("--resend-uncertain")
+    supervisor = Supervisor(command, options.child_environment(os.environ), workers)
+
+    async def go() -> list[str]:
         stop = asyncio.Event()
         stop_on_signals(stop)
-        async with database(settings, max_size=20) as pool:
-            worker = make_worker(pool, settings)
-            error_console.print(f"serving as {worker.worker_id}; Ctrl-C to stop", markup=False)
-            await worker.run(stop)
-        error_console.print("stopped", markup=False)
+        error_console.print(f"supervising {workers} worker processes; Ctrl-C to stop")
+        return await supervisor.run(stop)
 
-    run(go())
+    gave_up = run(go())
+    if gave_up:
+        raise errors.NothingToDo("; ".join(dict.fromkeys(gave_up)))
+    error_console.print("stopped", markup=False)
 
 
 def run_campaign(
@@ -101,16 +152,22 @@ async def deliver_with_progress(
     stop_on_signals(stop)
     worker = make_worker(pool, settings, only_bots=[bot_id])
     working = asyncio.create_task(worker.run(stop))
+    gave_up: errors.NothingToDo | None = None
     try:
         current = await _watch(pool, started, stop, working)
     finally:
         stop.set()
-        await working
+        try:
+            await working
+        except errors.NothingToDo as exc:
+            gave_up = exc
     async with pool.acquire() as connection:
         current = await run_rows.get(connection, started.id)
         counts = await run_rows.counts(connection, started.id)
         failures = await run_rows.failures(connection, started.id)
     report.print_outcome(current, counts, failures)
+    if gave_up is not None:
+        raise gave_up
     if current.status is models.RunStatus.PAUSED:
         error_console.print(f"run paused: {current.paused_reason}", markup=False)
     elif current.status is models.RunStatus.RUNNING:
@@ -139,9 +196,15 @@ async def _watch(
             f"run {started.id}", total=max(started.audience, 1), sent=0, failed=0, rate=0.0
         )
         while not stop.is_set() and not working.done():
-            async with pool.acquire() as connection:
-                current = await run_rows.get(connection, started.id)
-                counts = await run_rows.counts(connection, started.id)
+            try:
+                async with pool.acquire() as connection:
+                    current = await run_rows.get(connection, started.id)
+                    counts = await run_rows.counts(connection, started.id)
+            except TRANSIENT_ERRORS:
+                progress.update(task, description=f"run {started.id} (database unreachable)")
+                await asyncio.sleep(POLL_S)
+                continue
+            progress.update(task, description=f"run {started.id}")
             progress.update(
                 task,
                 completed=counts.finished,

@@ -19,6 +19,8 @@ def to_bot(row: asyncpg.Record) -> models.Bot:
         rate_per_s=row["rate_per_s"],
         status=models.BotStatus(row["status"]),
         created_at=row["created_at"],
+        paid_broadcast=row["paid_broadcast"],
+        paid_rate_per_s=row["paid_rate_per_s"],
     )
 
 
@@ -31,10 +33,11 @@ async def insert(
     token: str,
     api_url: str,
     rate_per_s: float,
+    paid_broadcast: bool = False,
 ) -> models.Bot:
     try:
         row = await connection.fetchrow(
-            sql("insert_bot"), bot_id, name, username, token, api_url, rate_per_s
+            sql("insert_bot"), bot_id, name, username, token, api_url, rate_per_s, paid_broadcast
         )
     except asyncpg.UniqueViolationError as exc:
         if exc.constraint_name == "bots_name_key":
@@ -86,6 +89,20 @@ async def update_endpoint(
 ) -> models.Bot:
     """Point a registered bot at a new token or API server, and mark it active again."""
     row = await connection.fetchrow(sql("update_bot_endpoint"), bot_id, token, api_url, rate_per_s)
+    if row is None:
+        raise errors.NotFound(f"no bot with id {bot_id}")
+    return to_bot(row)
+
+
+async def set_pace(
+    connection: Connection,
+    bot_id: int,
+    *,
+    rate_per_s: float | None = None,
+    paid_broadcast: bool | None = None,
+) -> models.Bot:
+    """Change a bot's rate or paid-broadcast setting; a running worker picks it up on its next lease."""
+    row = await connection.fetchrow(sql("set_bot_pace"), bot_id, rate_per_s, paid_broadcast)
     if row is None:
         raise errors.NotFound(f"no bot with id {bot_id}")
     return to_bot(row)

@@ -20,6 +20,7 @@ def to_campaign(row: asyncpg.Record) -> models.Campaign:
         text=row["text"],
         parse_mode=models.ParseMode(row["parse_mode"]),
         created_at=row["created_at"],
+        paid_broadcast=row["paid_broadcast"],
     )
 
 
@@ -30,11 +31,14 @@ async def create(
     bot: models.Bot,
     text: str,
     parse_mode: models.ParseMode,
+    paid_broadcast: bool = False,
 ) -> models.Campaign:
     """A draft campaign with one variant, written in one transaction."""
     async with connection.transaction():
         try:
-            campaign_id = await connection.fetchval(sql("insert_campaign"), name, bot.id)
+            campaign_id = await connection.fetchval(
+                sql("insert_campaign"), name, bot.id, paid_broadcast
+            )
         except asyncpg.UniqueViolationError:
             raise errors.AlreadyExists(f"a campaign named {name!r} already exists") from None
         await connection.execute(sql("insert_variant"), campaign_id, "a", 1, text, parse_mode.value)

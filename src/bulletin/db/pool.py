@@ -32,6 +32,8 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.ConnectionFailureError,
     asyncpg.exceptions.TooManyConnectionsError,
     asyncpg.exceptions.InterfaceError,
+    # A connection left mid-operation by a dropped server; the pool replaces it.
+    asyncpg.exceptions.InternalClientError,
 )
 
 CONNECT_ERRORS: tuple[type[BaseException], ...] = (

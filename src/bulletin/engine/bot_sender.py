@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 # Claim about this many seconds of sending at a time: rows claimed but not yet sent
 # when a worker dies become "uncertain", so the claim window bounds that number.
-CLAIM_HORIZON_S = 1.0
+CLAIM_HORIZON_S = 0.25
 
 
 class BotSender:
@@ -44,6 +44,8 @@ class BotSender:
         self._settings = settings
         self._worker_id = worker_id
         self.pacer = Pacer(bot.rate_per_s)
+        self.paid_pacer = Pacer(bot.paid_rate_per_s)
+        self._paid_batch = bot.paid_broadcast
         self._chat_pacer = ChatPacer()
         self._policy = RetryPolicy(
             settings.max_attempts, settings.backoff_base_s, settings.backoff_cap_s
@@ -58,9 +60,22 @@ class BotSender:
     def stop(self) -> None:
         self._stop.set()
 
+    def update(self, bot: models.Bot) -> None:
+        """Take a changed rate from the database (`bulletin bot set`) without a restart."""
+        if bot.rate_per_s != self.bot.rate_per_s:
+            self.pacer = Pacer(bot.rate_per_s)
+        if bot.paid_rate_per_s != self.bot.paid_rate_per_s:
+            self.paid_pacer = Pacer(bot.paid_rate_per_s)
+        self.bot = bot
+
     @property
     def claim_limit(self) -> int:
-        return max(1, min(self._settings.batch_size, round(self.bot.rate_per_s * CLAIM_HORIZON_S)))
+        """About CLAIM_HORIZON_S of sending at the pace the last batch needed."""
+        rate = self.bot.paid_rate_per_s if self._paid_batch else self.bot.rate_per_s
+        return max(1, min(self._settings.batch_size, round(rate * CLAIM_HORIZON_S)))
+
+    def _pacer_for(self, delivery: models.Delivery) -> Pacer:
+        return self.paid_pacer if delivery.paid else self.pacer
 
     async def run(self) -> None:
         """Claim and send until stopped; in-flight sends finish before this returns."""
@@ -87,6 +102,7 @@ class BotSender:
             return None
         if skipped_runs:
             self._recorder.check_runs(skipped_runs)
+        self._paid_batch = self.bot.paid_broadcast or any(d.paid for d in claimed)
         return claimed or None
 
     async def _idle(self) -> None:
@@ -106,7 +122,7 @@ class BotSender:
             if wait_s > 0:
                 sends.create_task(self._send_later(delivery, wait_s))
                 continue
-            await self.pacer.acquire()
+            await self._pacer_for(delivery).acquire()
             await self._in_flight.acquire()
             sends.create_task(self._send(delivery))
         if batch:
@@ -117,14 +133,14 @@ class BotSender:
         if self._stopped or delivery.run_id in self._paused_runs:
             await self._release([delivery])
             return
-        await self.pacer.acquire()
+        await self._pacer_for(delivery).acquire()
         await self._in_flight.acquire()
         await self._send(delivery)
 
     async def _send(self, delivery: models.Delivery) -> None:
         try:
             outcome = await self._sender.send_text(
-                delivery.chat_id, delivery.text, delivery.parse_mode
+                delivery.chat_id, delivery.text, delivery.parse_mode, paid=delivery.paid
             )
         finally:
             self._in_flight.release()
@@ -136,14 +152,17 @@ class BotSender:
         match outcome.action:
             case Action.SENT:
                 self.sent += 1
-                self.pacer.succeeded()
+                self._pacer_for(delivery).succeeded()
             case Action.RATE_LIMITED:
                 log.warning(
                     "action=rate_limited bot=%s retry_after_s=%s",
                     self.bot.name,
                     outcome.retry_after_s,
                 )
-                self.pacer.rate_limited(outcome.retry_after_s)
+                # A 429 pauses the whole bot; only the pace that tripped it slows down.
+                self._pacer_for(delivery).rate_limited(outcome.retry_after_s)
+                other = self.pacer if delivery.paid else self.paid_pacer
+                other.pause_until(self._pacer_for(delivery).paused_until)
             case Action.BOT_REVOKED:
                 log.error("action=bot_revoked bot=%s", self.bot.name)
                 self.revoked = True

@@ -64,6 +64,11 @@ class Pacer:
         self._next_slot = max(self._next_slot, self.paused_until)
         self.rate_per_s = max(self._min_rate_per_s, self.rate_per_s * self._decrease_factor)
 
+    def pause_until(self, deadline: float) -> None:
+        """Hold sends until deadline without changing the pace (a 429 seen by a sibling pacer)."""
+        self.paused_until = max(self.paused_until, deadline)
+        self._next_slot = max(self._next_slot, self.paused_until)
+
     def succeeded(self) -> None:
         if self.rate_per_s < self.configured_rate_per_s:
             step = self.configured_rate_per_s * self._recovery_per_success

@@ -16,6 +16,8 @@ class Store(Protocol):
         self, worker_id: str, lease_s: float, limit: int, only: Sequence[int] | None
     ) -> list[int]: ...
 
+    async def revoked_bots_with_work(self) -> list[str]: ...
+
     async def release_leases(self, worker_id: str, bot_ids: Sequence[int]) -> None: ...
 
     async def settle_orphans(
@@ -36,7 +38,9 @@ class Store(Protocol):
 
 
 class Sender(Protocol):
-    async def send_text(self, chat_id: int, text: str, parse_mode: models.ParseMode) -> Outcome: ...
+    async def send_text(
+        self, chat_id: int, text: str, parse_mode: models.ParseMode, *, paid: bool = False
+    ) -> Outcome: ...
 
     async def close(self) -> None: ...
 

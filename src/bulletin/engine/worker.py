@@ -9,6 +9,7 @@ import socket
 import uuid
 from collections.abc import Callable, Sequence
 
+from bulletin import errors
 from bulletin.config import WorkerSettings
 from bulletin.db.pool import TRANSIENT_ERRORS
 from bulletin.engine.bot_sender import BotSender
@@ -54,22 +55,29 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         """Run until stop is set; then stop claiming, finish in-flight sends, flush, release."""
         recorder_stop = asyncio.Event()
+        gave_up: errors.NothingToDo | None = None
         log.info("action=worker_start worker=%s", self.worker_id)
         async with asyncio.TaskGroup() as group:
             recording = group.create_task(self.recorder.run(recorder_stop))
             try:
                 await self._lease_loop(stop, group)
+            except errors.NothingToDo as exc:
+                gave_up = exc
             finally:
                 await self._stop_senders()
                 recorder_stop.set()
                 await recording
                 await self._release_leases()
         log.info("action=worker_stop worker=%s", self.worker_id)
+        if gave_up is not None:
+            raise gave_up
 
     async def _lease_loop(self, stop: asyncio.Event, group: asyncio.TaskGroup) -> None:
         interval_s = self._settings.lease_s / 3
         while not stop.is_set():
             await self._refresh_leases(group)
+            if not self.senders:
+                await self._give_up_if_hopeless()
             try:
                 async with asyncio.timeout(min(interval_s, self._settings.poll_interval_s * 2)):
                     await stop.wait()
@@ -89,6 +97,20 @@ class Worker:
         for bot_id in leased:
             if bot_id not in self.senders or self._tasks[bot_id].done():
                 await self._start_sender(bot_id, group)
+            else:
+                await self._refresh_bot(self.senders[bot_id])
+
+    async def _give_up_if_hopeless(self) -> None:
+        """Exit instead of idling forever when every bot with work has a revoked token."""
+        try:
+            revoked = await self._store.revoked_bots_with_work()
+        except TRANSIENT_ERRORS:
+            return
+        if revoked:
+            raise errors.NothingToDo(
+                f"every bot with pending deliveries is revoked ({', '.join(revoked)}); "
+                "re-add a valid token with `bulletin bot add`"
+            )
 
     async def _start_sender(self, bot_id: int, group: asyncio.TaskGroup) -> None:
         try:
@@ -113,6 +135,12 @@ class Worker:
         self.senders[bot_id] = sender
         self._tasks[bot_id] = group.create_task(sender.run())
         log.info("action=bot_leased bot=%s rate_per_s=%s", bot.name, bot.rate_per_s)
+
+    async def _refresh_bot(self, sender: BotSender) -> None:
+        try:
+            sender.update(await self._store.bot(sender.bot.id))
+        except TRANSIENT_ERRORS as exc:
+            log.warning("action=refresh_bot_failed bot=%s error=%s", sender.bot.name, exc)
 
     def _forget(self, bot_id: int) -> None:
         """The lease is gone (expired, or no work left): stop sending for that bot."""

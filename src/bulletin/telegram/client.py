@@ -63,13 +63,16 @@ class BotClient:
         return Identity(id=user.id, username=user.username or "", first_name=user.first_name)
 
     async def send_text(
-        self, chat_id: int, text: str, parse_mode: models.ParseMode
+        self, chat_id: int, text: str, parse_mode: models.ParseMode, *, paid: bool = False
     ) -> classify.Outcome:
         """Send one text message; every answer, error or timeout becomes an Outcome."""
         try:
             async with asyncio.timeout(self._timeout_s + 1):
                 message = await self._bot.send_message(
-                    chat_id=chat_id, text=text, parse_mode=parse_mode.telegram_name
+                    chat_id=chat_id,
+                    text=text,
+                    parse_mode=parse_mode.telegram_name,
+                    allow_paid_broadcast=True if paid else None,
                 )
         except Exception as exc:  # every failure is classified in one place
             return classify.classify(exc)

@@ -5,9 +5,9 @@
 -- ───────────────────────────── bots ─────────────────────────────
 
 -- name: insert_bot
--- $1 id, $2 name, $3 username, $4 token, $5 api_url, $6 rate_per_s
-INSERT INTO bots (id, name, username, token, api_url, rate_per_s)
-VALUES ($1, $2, $3, $4, $5, $6)
+-- $1 id, $2 name, $3 username, $4 token, $5 api_url, $6 rate_per_s, $7 paid_broadcast
+INSERT INTO bots (id, name, username, token, api_url, rate_per_s, paid_broadcast)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
 RETURNING *;
 
 -- name: find_bot
@@ -35,6 +35,13 @@ SELECT name FROM campaigns WHERE bot_id = $1 ORDER BY name;
 -- name: delete_bot
 -- $1 id
 DELETE FROM bots WHERE id = $1;
+
+-- name: set_bot_pace
+-- $1 id, $2 rate_per_s (NULL keeps it), $3 paid_broadcast (NULL keeps it)
+UPDATE bots SET rate_per_s = coalesce($2, rate_per_s),
+                paid_broadcast = coalesce($3, paid_broadcast)
+ WHERE id = $1
+RETURNING *;
 
 -- name: set_bot_status
 -- $1 id, $2 status
@@ -116,8 +123,8 @@ UPDATE subscribers s
 -- ───────────────────────────── campaigns ─────────────────────────────
 
 -- name: insert_campaign
--- $1 name, $2 bot_id
-INSERT INTO campaigns (name, bot_id) VALUES ($1, $2) RETURNING id;
+-- $1 name, $2 bot_id, $3 paid_broadcast
+INSERT INTO campaigns (name, bot_id, paid_broadcast) VALUES ($1, $2, $3) RETURNING id;
 
 -- name: insert_variant
 -- $1 campaign_id, $2 name, $3 weight, $4 text, $5 parse_mode
@@ -292,6 +299,17 @@ UPDATE bot_leases SET expires_at = clock_timestamp() + make_interval(secs => $2)
  WHERE worker_id = $1 AND bot_id = ANY($3::bigint[])
 RETURNING bot_id;
 
+-- name: revoked_bots_with_work
+-- Names of revoked bots that still have deliveries to send, when no bot is active:
+-- then no worker can do anything until an operator re-adds a token.
+SELECT b.name
+  FROM bots b
+ WHERE b.status = 'revoked'
+   AND NOT EXISTS (SELECT 1 FROM bots WHERE status = 'active')
+   AND EXISTS (SELECT 1 FROM deliveries d JOIN runs r ON r.id = d.run_id
+                WHERE d.bot_id = b.id AND r.status = 'running' AND d.status = 'pending')
+ ORDER BY b.name;
+
 -- name: release_leases
 -- $1 worker_id, $2 bot_ids (bigint[])
 DELETE FROM bot_leases WHERE worker_id = $1 AND bot_id = ANY($2::bigint[]);
@@ -333,7 +351,10 @@ UPDATE deliveries d
   FROM due, subscribers s, variants v
  WHERE d.id = due.id AND s.id = d.subscriber_id AND v.id = d.variant_id
 RETURNING d.id, d.run_id, d.bot_id, d.chat_id, s.chat_type, d.attempts, d.status,
-          v.text, v.parse_mode;
+          v.text, v.parse_mode,
+          (SELECT c.paid_broadcast OR b.paid_broadcast
+             FROM runs r JOIN campaigns c ON c.id = r.campaign_id JOIN bots b ON b.id = c.bot_id
+            WHERE r.id = d.run_id) AS paid;
 
 -- name: record_outcomes
 -- $1 worker_id, $2 ids, $3 statuses, $4 message_ids, $5 failures, $6 errors,
