@@ -31,9 +31,7 @@ RATE = 300.0
 async def test_run__5xx_timeouts_and_lost_answers__every_delivery_settled_and_named(
     settings: config.Settings, pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
-    faults = Faults(
-        error_rate=0.1, slow_rate=0.01, slow_s=2.5, record_then_fail_rate=0.01, seed=21
-    )
+    faults = Faults(error_rate=0.1, slow_rate=0.01, slow_s=2.5, record_then_fail_rate=0.01, seed=21)
     world = World.generate(1000, seed=21)
     sandbox_bot = world.add_bot(rate_per_s=RATE)
     quick = settings.model_copy(
@@ -92,8 +90,7 @@ async def test_run__postgres_down_10s_mid_run__completes_with_nothing_lost_or_do
         await import_world(pool, world, bot, tmp_path)
         run = await start_campaign(pool, bot, "outage")
         async with running_worker(pool, settings):
-            while len(sandbox.ledger) < 800:
-                await asyncio.sleep(0.05)
+            await _wait_for_ledger(sandbox, 800)
             await asyncio.to_thread(embedded.stop, own_postgres)
             await asyncio.sleep(10)  # the fault itself: ten seconds without a database
             await asyncio.to_thread(embedded.start, own_postgres)
@@ -117,3 +114,11 @@ async def _wait_until_done(pool: asyncpg.Pool, run_id: int) -> None:
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 pass
             await asyncio.sleep(0.1)
+
+
+async def _wait_for_ledger(sandbox: Sandbox, entries: int) -> None:
+    async with asyncio.timeout(60):
+        while True:
+            if len(sandbox.ledger) >= entries:
+                return
+            await asyncio.sleep(0.05)
