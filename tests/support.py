@@ -7,7 +7,7 @@ import contextlib
 import os
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,6 +129,15 @@ async def wait_for(pool: asyncpg.Pool, query: str, *args: object, timeout_s: flo
             if await pool.fetchval(query, *args):
                 return
             await asyncio.sleep(0.05)
+
+
+async def eventually(condition: Callable[[], bool], timeout_s: float = 30) -> None:
+    """Wait until an in-memory condition holds (a sandbox ledger, a process table)."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            if condition():
+                return
+            await asyncio.sleep(0.02)
 
 
 def ledger_counts(sandbox: Sandbox, bot_id: int | None = None) -> Counter[int]:

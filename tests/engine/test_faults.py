@@ -18,6 +18,7 @@ from bulletin.db.pool import open_pool
 from bulletin.sandbox import Faults, Sandbox, World
 from tests.support import (
     deliver,
+    eventually,
     import_world,
     ledger_counts,
     register_bot,
@@ -90,7 +91,7 @@ async def test_run__postgres_down_10s_mid_run__completes_with_nothing_lost_or_do
         await import_world(pool, world, bot, tmp_path)
         run = await start_campaign(pool, bot, "outage")
         async with running_worker(pool, settings):
-            await _wait_for_ledger(sandbox, 800)
+            await eventually(lambda: len(sandbox.ledger) >= 800)
             await asyncio.to_thread(embedded.stop, own_postgres)
             await asyncio.sleep(10)  # the fault itself: ten seconds without a database
             await asyncio.to_thread(embedded.start, own_postgres)
@@ -114,11 +115,3 @@ async def _wait_until_done(pool: asyncpg.Pool, run_id: int) -> None:
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 pass
             await asyncio.sleep(0.1)
-
-
-async def _wait_for_ledger(sandbox: Sandbox, entries: int) -> None:
-    async with asyncio.timeout(60):
-        while True:
-            if len(sandbox.ledger) >= entries:
-                return
-            await asyncio.sleep(0.05)
