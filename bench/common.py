@@ -63,25 +63,31 @@ def sandbox(folder: Path, *args: str) -> Iterator[SandboxProcess]:
 
 
 @contextlib.contextmanager
-def environment() -> Iterator[dict[str, str]]:
-    """Env for the CLI: BULLETIN_DATABASE_URL if set (a fresh database), else an embedded one."""
+def environment(*, require_url: bool = False) -> Iterator[dict[str, str]]:
+    """Env for the CLI: a fresh database on BULLETIN_DATABASE_URL's server, else embedded.
+
+    With require_url, an embedded server is started here so the benchmark can reach it too.
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    from bulletin.db import embedded
+
     folder = Path(tempfile.mkdtemp(prefix="bulletin-bench-"))
     env = {k: v for k, v in os.environ.items() if k != "BULLETIN_CONFIG"}
     env["BULLETIN_DATA_DIR"] = str(folder / "data")
     server_url = os.environ.get("BULLETIN_DATABASE_URL")
+    if require_url and not server_url:
+        server_url = embedded.start(folder / "data" / "postgres")
     name = f"bulletin_bench_{os.getpid()}"
     if server_url:
         _psql(server_url, f'CREATE DATABASE "{name}"')
-        env["BULLETIN_DATABASE_URL"] = server_url.rsplit("/", 1)[0] + "/" + name
+        env["BULLETIN_DATABASE_URL"] = urlunsplit(urlsplit(server_url)._replace(path="/" + name))
     try:
         yield env
     finally:
         if server_url:
             _psql(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        else:
-            from bulletin.db import embedded
-
-            embedded.stop(folder / "data" / "postgres")
+        embedded.stop(folder / "data" / "postgres")
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -125,3 +131,43 @@ def prepare_campaign(env: dict[str, str], box: SandboxProcess, name: str, rate: 
     )
     cli(env, "audience", "import", str(box.audience), "--bot", "bench")
     cli(env, "campaign", "create", name, "--bot", "bench", "--text", "Benchmark <b>message</b>")
+
+
+@dataclass
+class Measured:
+    seconds: float
+    peak_rss_mb: float
+    stdout: str
+
+
+def measure(env: dict[str, str], *args: str) -> Measured:
+    """Run the CLI and sample its resident memory every 50 ms."""
+    import time
+
+    import psutil
+
+    began = time.monotonic()
+    process = subprocess.Popen(
+        [*BULLETIN, *args],
+        env={**env, "COLUMNS": "200"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    watched = psutil.Process(process.pid)
+    peak = 0
+    while process.poll() is None:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            peak = max(peak, watched.memory_info().rss)
+        time.sleep(0.05)
+    out, err = process.communicate()
+    if process.returncode != 0:
+        raise SystemExit(f"bulletin {' '.join(args)} failed: {err.strip()}")
+    return Measured(time.monotonic() - began, peak / 2**20, out)
+
+
+def span_rate(ledger: list[dict[str, Any]]) -> tuple[float, float]:
+    """(messages per second between the first and last accepted message, span in seconds)."""
+    times = sorted(entry["at"] for entry in ledger)
+    span_s = times[-1] - times[0]
+    return (len(times) - 1) / span_s, span_s

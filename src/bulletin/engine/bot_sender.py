@@ -80,12 +80,18 @@ class BotSender:
     async def run(self) -> None:
         """Claim and send until stopped; in-flight sends finish before this returns."""
         async with asyncio.TaskGroup() as sends:
+            batch = await self._claim()
             while not self._stopped:
-                batch = await self._claim()
                 if batch is None:
                     await self._idle()
+                    batch = await self._claim()
                     continue
+                # Claim the next batch while this one goes out: the pipe never waits on a query.
+                upcoming = asyncio.create_task(self._claim())
                 await self._send_batch(deque(batch), sends)
+                batch = await upcoming
+            if batch:
+                await self._release(batch)
         await self._sender.close()
 
     @property
