@@ -24,7 +24,7 @@ from bulletin.engine.ports import Sender
 from bulletin.engine.worker import Worker
 from bulletin.sandbox import Sandbox, World
 from bulletin.sandbox.world import Bot as SandboxBot
-from bulletin.telegram.client import BotClient
+from bulletin.telegram.client import client_for
 
 
 async def register_bot(
@@ -81,7 +81,7 @@ def make_worker(
     done: set[int],
 ) -> Worker:
     def sender_for(bot: models.Bot) -> Sender:
-        return BotClient(bot.token, bot.api_url, timeout_s=settings.worker.request_timeout_s)
+        return client_for(bot, settings)
 
     def on_finished(run_ids: list[int]) -> None:
         done.update(run_ids)

@@ -34,6 +34,16 @@ class WorkerSettings(BaseModel):
     resend_uncertain: bool = False
 
 
+class TelegramSettings(BaseModel):
+    """How bulletin reaches the Bot API."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Tried in order ("direct" for no proxy); a bot's own list replaces this one.
+    proxies: tuple[str, ...] = ()
+    proxy_retry_s: float = Field(default=30.0, gt=0)
+
+
 class Settings(BaseModel):
     """Everything bulletin reads from its environment, resolved once and passed down."""
 
@@ -43,6 +53,7 @@ class Settings(BaseModel):
     data_dir: Path = Field(default_factory=lambda: default_data_dir(os.environ))
     log_level: str = "WARNING"
     worker: WorkerSettings = WorkerSettings()
+    telegram: TelegramSettings = TelegramSettings()
 
     @property
     def embedded_pgdata(self) -> Path:

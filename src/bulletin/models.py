@@ -84,6 +84,7 @@ class Bot:
     created_at: datetime
     paid_broadcast: bool = False
     paid_rate_per_s: float = 1000.0
+    proxies: tuple[str, ...] = ()
 
     @property
     def masked_token(self) -> str:
@@ -108,6 +109,7 @@ class Campaign:
     parse_mode: ParseMode
     created_at: datetime
     paid_broadcast: bool = False
+    resend_uncertain: bool = False
 
 
 @dataclass(frozen=True, slots=True)

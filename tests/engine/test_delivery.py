@@ -191,3 +191,45 @@ async def test_run__group_migrated__subscriber_moved_and_message_resent_there(
         async with pool.acquire() as connection:
             counts = await run_rows.counts(connection, run.id)
         assert counts.sent == counts.total == 21
+
+
+async def test_run__kicked_not_member_no_rights__each_answer_classified(
+    settings: config.Settings, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    world = World.generate(10, seed=9)
+    chats = {
+        -1001000000001: ("supergroup", "kicked"),
+        -2002: ("group", "kicked"),
+        -1001000000003: ("channel", "not_member"),
+        -1001000000004: ("supergroup", "no_rights"),
+        100000001: ("private", "deactivated"),
+    }
+    for chat_id, (kind, state) in chats.items():
+        world.set_chat(chat_id, kind, state)
+    sandbox_bot = world.add_bot(rate_per_s=RATE)
+    async with Sandbox(world) as sandbox:
+        bot = await register_bot(pool, sandbox, sandbox_bot, "answers", RATE)
+        await import_world(pool, world, bot, tmp_path)
+        for chat_id in chats:
+            await pool.execute(
+                "INSERT INTO subscribers (bot_id, chat_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                bot.id,
+                chat_id,
+            )
+        run = await start_campaign(pool, bot, "answers")
+        await deliver(pool, settings, [run.id])
+
+    rows = await pool.fetch(
+        "SELECT s.chat_id, s.status, s.flagged, d.failure, d.error FROM deliveries d"
+        " JOIN subscribers s ON s.id = d.subscriber_id WHERE d.run_id = $1",
+        run.id,
+    )
+    outcome = {row["chat_id"]: (row["status"], row["failure"], row["flagged"]) for row in rows}
+    assert outcome[-1001000000001] == ("gone", "gone", None)
+    assert outcome[-2002] == ("gone", "gone", None)
+    assert outcome[-1001000000003] == ("gone", "gone", None)
+    assert outcome[-1001000000004] == ("subscribed", "no_rights", "bot has no rights to post")
+    assert outcome[100000001] == ("blocked", "blocked", None)
+    errors_seen = {row["chat_id"]: row["error"] for row in rows}
+    assert errors_seen[-2002] == "Forbidden: bot was kicked from the group chat"
+    assert errors_seen[-1001000000003] == "Forbidden: bot is not a member of the channel chat"

@@ -38,7 +38,7 @@ def test_load__nothing_set__defaults(isolated_home: Path) -> None:
     assert settings.data_dir == isolated_home / ".local" / "share" / "bulletin"
     assert settings.log_level == "WARNING"
     assert settings.worker == config.WorkerSettings()
-    assert settings.worker.batch_size == 200
+    assert settings.worker.batch_size == 500
     assert settings.embedded_pgdata == settings.data_dir / "postgres"
 
 

@@ -13,6 +13,14 @@ from bulletin.models import DEFAULT_API_URL
 
 app = typer.Typer(help="Register and manage bots.", no_args_is_help=True)
 
+ProxyOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="HTTP or SOCKS proxy to reach the Bot API, tried in order (repeatable; "
+        "'direct' for none). For connectivity only: never switched on Telegram's answers."
+    ),
+]
+
 
 @app.command("add")
 def add(
@@ -31,6 +39,7 @@ def add(
         bool,
         typer.Option(help="Send with allow_paid_broadcast (up to 1000 msgs/s, billed in Stars)"),
     ] = False,
+    proxy: ProxyOption = None,
 ) -> None:
     """Check a token with getMe and register the bot."""
     settings = ctx.ensure_object(Options).settings()
@@ -38,7 +47,12 @@ def add(
     async def go() -> None:
         from bulletin.telegram.client import BotClient  # aiogram takes seconds to import
 
-        client = BotClient(token.strip(), api_url, timeout_s=settings.worker.request_timeout_s)
+        client = BotClient(
+            token.strip(),
+            api_url,
+            timeout_s=settings.worker.request_timeout_s,
+            proxies=proxy or settings.telegram.proxies,
+        )
         try:
             identity = await client.get_me()
         finally:
@@ -53,6 +67,7 @@ def add(
                 api_url=api_url,
                 rate_per_s=rate,
                 paid_broadcast=paid_broadcast,
+                proxies=proxy or (),
             )
         console.print(
             f"added bot [bold]{bot.name}[/] (@{bot.username}, id {bot.id}, token "
@@ -142,15 +157,23 @@ def set_pace(
             help="Send with allow_paid_broadcast (up to 1000 msgs/s, billed in Stars)",
         ),
     ] = None,
+    proxy: ProxyOption = None,
+    no_proxy: Annotated[
+        bool, typer.Option("--no-proxy", help="Use the global proxies (or none) again")
+    ] = False,
 ) -> None:
-    """Change a bot's pace; running workers pick it up within a lease interval."""
+    """Change a bot's pace or proxies; running workers pick it up within a lease interval."""
     settings = ctx.ensure_object(Options).settings()
 
     async def go() -> None:
         async with database(settings) as pool, pool.acquire() as connection:
             found = await bot_rows.find(connection, bot)
             changed = await bot_rows.set_pace(
-                connection, found.id, rate_per_s=rate, paid_broadcast=paid_broadcast
+                connection,
+                found.id,
+                rate_per_s=rate,
+                paid_broadcast=paid_broadcast,
+                proxies=[] if no_proxy else proxy,
             )
         paid = "on (billed in Stars by Telegram)" if changed.paid_broadcast else "off"
         console.print(f"bot {changed.name}: {changed.rate_per_s:g} msgs/s, paid broadcast {paid}")

@@ -57,6 +57,10 @@ def create(
         bool,
         typer.Option(help="Send with allow_paid_broadcast (up to 1000 msgs/s, billed in Stars)"),
     ] = False,
+    resend_uncertain: Annotated[
+        bool,
+        typer.Option(help="Resend deliveries a crashed worker left unknown (risks duplicates)"),
+    ] = False,
 ) -> None:
     """Create a draft campaign."""
     settings = ctx.ensure_object(Options).settings()
@@ -72,6 +76,7 @@ def create(
                 text=body,
                 parse_mode=parse_mode,
                 paid_broadcast=paid_broadcast,
+                resend_uncertain=resend_uncertain,
             )
 
     campaign = run(go())
@@ -137,9 +142,12 @@ def status(
     """Where a run stands: sent, failed, blocked, gone, pending, pace."""
     settings = ctx.ensure_object(Options).settings()
 
-    async def go() -> tuple[models.Run, models.RunCounts, list[tuple[str, str | None, int]]]:
+    async def go() -> tuple[
+        models.Run, models.RunCounts, list[tuple[str, str | None, int]], models.Bot
+    ]:
         async with database(settings) as pool, pool.acquire() as connection:
             campaign = await campaign_rows.find(connection, name)
+            bot = await bot_rows.by_id(connection, campaign.bot_id)
             found = (
                 await run_rows.get(connection, run_id)
                 if run_id is not None
@@ -148,17 +156,23 @@ def status(
             if found.campaign_id != campaign.id:
                 raise errors.NotFound(f"run {run_id} is not a run of campaign {name!r}")
             counts = await run_rows.counts(connection, found.id)
-            return found, counts, await run_rows.failures(connection, found.id)
+            return found, counts, await run_rows.failures(connection, found.id), bot
 
-    found, counts, failures = run(go())
+    found, counts, failures, bot = run(go())
     if as_json:
         values = report.outcome(found, counts)
+        values["bot"] = {"name": bot.name, "status": bot.status.value}
         values["failures"] = [
             {"reason": reason, "error": error, "deliveries": n} for reason, error, n in failures
         ]
         print_json(values)
         return
     report.print_outcome(found, counts, failures)
+    if bot.status is not models.BotStatus.ACTIVE:
+        console.print(
+            f"[bold red]bot {bot.name} is {bot.status.value}[/]: its deliveries wait until "
+            "a valid token is added again (`bulletin bot add`)"
+        )
 
 
 @app.command("resume")

@@ -34,15 +34,10 @@ def make_worker(
     from bulletin.db.deliveries import DeliveryStore
     from bulletin.engine.ports import Sender
     from bulletin.engine.worker import Worker
-    from bulletin.telegram.client import BotClient
+    from bulletin.telegram.client import client_for
 
     def sender_for(bot: models.Bot) -> Sender:
-        return BotClient(
-            bot.token,
-            bot.api_url,
-            timeout_s=settings.worker.request_timeout_s,
-            max_connections=settings.worker.max_in_flight,
-        )
+        return client_for(bot, settings)
 
     return Worker(DeliveryStore(pool), sender_for, settings.worker, only_bots=only_bots)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import asyncpg
 
 from bulletin import errors, models
@@ -21,6 +23,7 @@ def to_bot(row: asyncpg.Record) -> models.Bot:
         created_at=row["created_at"],
         paid_broadcast=row["paid_broadcast"],
         paid_rate_per_s=row["paid_rate_per_s"],
+        proxies=tuple(row["proxies"]),
     )
 
 
@@ -34,10 +37,19 @@ async def insert(
     api_url: str,
     rate_per_s: float,
     paid_broadcast: bool = False,
+    proxies: Sequence[str] = (),
 ) -> models.Bot:
     try:
         row = await connection.fetchrow(
-            sql("insert_bot"), bot_id, name, username, token, api_url, rate_per_s, paid_broadcast
+            sql("insert_bot"),
+            bot_id,
+            name,
+            username,
+            token,
+            api_url,
+            rate_per_s,
+            paid_broadcast,
+            list(proxies),
         )
     except asyncpg.UniqueViolationError as exc:
         if exc.constraint_name == "bots_name_key":
@@ -100,9 +112,16 @@ async def set_pace(
     *,
     rate_per_s: float | None = None,
     paid_broadcast: bool | None = None,
+    proxies: Sequence[str] | None = None,
 ) -> models.Bot:
-    """Change a bot's rate or paid-broadcast setting; a running worker picks it up on its next lease."""
-    row = await connection.fetchrow(sql("set_bot_pace"), bot_id, rate_per_s, paid_broadcast)
+    """Change a bot's rate, paid broadcast or proxies; running workers pick it up."""
+    row = await connection.fetchrow(
+        sql("set_bot_pace"),
+        bot_id,
+        rate_per_s,
+        paid_broadcast,
+        None if proxies is None else list(proxies),
+    )
     if row is None:
         raise errors.NotFound(f"no bot with id {bot_id}")
     return to_bot(row)

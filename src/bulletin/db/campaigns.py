@@ -21,6 +21,7 @@ def to_campaign(row: asyncpg.Record) -> models.Campaign:
         parse_mode=models.ParseMode(row["parse_mode"]),
         created_at=row["created_at"],
         paid_broadcast=row["paid_broadcast"],
+        resend_uncertain=row["resend_uncertain"],
     )
 
 
@@ -32,12 +33,13 @@ async def create(
     text: str,
     parse_mode: models.ParseMode,
     paid_broadcast: bool = False,
+    resend_uncertain: bool = False,
 ) -> models.Campaign:
     """A draft campaign with one variant, written in one transaction."""
     async with connection.transaction():
         try:
             campaign_id = await connection.fetchval(
-                sql("insert_campaign"), name, bot.id, paid_broadcast
+                sql("insert_campaign"), name, bot.id, paid_broadcast, resend_uncertain
             )
         except asyncpg.UniqueViolationError:
             raise errors.AlreadyExists(f"a campaign named {name!r} already exists") from None

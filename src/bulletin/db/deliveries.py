@@ -53,14 +53,19 @@ class DeliveryStore:
             rows = await connection.fetch(
                 sql("settle_orphans"), bot_id, worker_id, resend_uncertain
             )
-            if rows and not resend_uncertain:
-                await self._insert_events(
-                    connection,
-                    [
-                        ("delivery.uncertain", bot_id, row["run_id"], row["chat_id"], None)
-                        for row in rows
-                    ],
-                )
+            await self._insert_events(
+                connection,
+                [
+                    (
+                        f"delivery.{row['status']}_after_crash",
+                        bot_id,
+                        row["run_id"],
+                        row["chat_id"],
+                        None,
+                    )
+                    for row in rows
+                ],
+            )
             return [(row["run_id"], row["chat_id"]) for row in rows]
 
     async def claim(

@@ -35,13 +35,19 @@ def latest_version() -> int:
     return available()[-1].version
 
 
-async def applied_version(connection: Connection) -> int | None:
-    """The newest applied migration, or None when the database has no bulletin schema."""
+async def applied_versions(connection: Connection) -> set[int] | None:
+    """Every applied migration, or None when the database has no bulletin schema."""
     exists = await connection.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
     if not exists:
         return None
-    version: int | None = await connection.fetchval("SELECT max(version) FROM schema_migrations")
-    return version
+    rows = await connection.fetch("SELECT version FROM schema_migrations")
+    return {row["version"] for row in rows}
+
+
+async def applied_version(connection: Connection) -> int | None:
+    """The newest applied migration, or None when the database has no bulletin schema."""
+    versions = await applied_versions(connection)
+    return max(versions, default=0) if versions is not None else None
 
 
 async def apply(connection: Connection) -> list[Migration]:
@@ -54,11 +60,13 @@ async def apply(connection: Connection) -> list[Migration]:
                    name text NOT NULL,
                    applied_at timestamptz NOT NULL DEFAULT now())"""
         )
-        current = await applied_version(connection) or 0
-        _refuse_newer(current)
+        applied = await applied_versions(connection) or set()
+        _refuse_newer(max(applied, default=0))
         done = []
+        # By membership, not by "newer than the newest": a migration numbered below one
+        # already applied (merged from a parallel branch) is still applied.
         for migration in available():
-            if migration.version <= current:
+            if migration.version in applied:
                 continue
             async with connection.transaction():
                 await connection.execute(migration.sql)
@@ -75,14 +83,15 @@ async def apply(connection: Connection) -> list[Migration]:
 
 async def check(connection: Connection) -> None:
     """Refuse to run against a missing, older or newer schema than this code's."""
-    current = await applied_version(connection)
-    if current is None:
+    applied = await applied_versions(connection)
+    if applied is None:
         raise errors.SchemaMissing()
-    _refuse_newer(current)
-    if current < latest_version():
+    _refuse_newer(max(applied, default=0))
+    missing = sorted({m.version for m in available()} - applied)
+    if missing:
         raise errors.DatabaseError(
-            f"database schema is at version {current}, this bulletin needs "
-            f"{latest_version()}: run `bulletin init` to migrate"
+            f"database schema lacks migration(s) {', '.join(f'{v:04d}' for v in missing)}: "
+            "run `bulletin init` to migrate"
         )
 
 

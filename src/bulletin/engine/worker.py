@@ -137,10 +137,17 @@ class Worker:
         log.info("action=bot_leased bot=%s rate_per_s=%s", bot.name, bot.rate_per_s)
 
     async def _refresh_bot(self, sender: BotSender) -> None:
+        """Follow `bulletin bot set`: a new pace in place, a new route by a fresh sender."""
         try:
-            sender.update(await self._store.bot(sender.bot.id))
+            bot = await self._store.bot(sender.bot.id)
         except TRANSIENT_ERRORS as exc:
             log.warning("action=refresh_bot_failed bot=%s error=%s", sender.bot.name, exc)
+            return
+        old = sender.bot
+        if (bot.token, bot.api_url, bot.proxies) != (old.token, old.api_url, old.proxies):
+            self._forget(bot.id)  # drains; the next lease refresh starts a new sender
+            return
+        sender.update(bot)
 
     def _forget(self, bot_id: int) -> None:
         """The lease is gone (expired, or no work left): stop sending for that bot."""

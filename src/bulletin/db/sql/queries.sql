@@ -5,9 +5,10 @@
 -- ───────────────────────────── bots ─────────────────────────────
 
 -- name: insert_bot
--- $1 id, $2 name, $3 username, $4 token, $5 api_url, $6 rate_per_s, $7 paid_broadcast
-INSERT INTO bots (id, name, username, token, api_url, rate_per_s, paid_broadcast)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+-- $1 id, $2 name, $3 username, $4 token, $5 api_url, $6 rate_per_s, $7 paid_broadcast,
+-- $8 proxies (text[])
+INSERT INTO bots (id, name, username, token, api_url, rate_per_s, paid_broadcast, proxies)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 RETURNING *;
 
 -- name: find_bot
@@ -37,9 +38,10 @@ SELECT name FROM campaigns WHERE bot_id = $1 ORDER BY name;
 DELETE FROM bots WHERE id = $1;
 
 -- name: set_bot_pace
--- $1 id, $2 rate_per_s (NULL keeps it), $3 paid_broadcast (NULL keeps it)
+-- $1 id, $2 rate_per_s, $3 paid_broadcast, $4 proxies (text[]); NULL keeps a value
 UPDATE bots SET rate_per_s = coalesce($2, rate_per_s),
-                paid_broadcast = coalesce($3, paid_broadcast)
+                paid_broadcast = coalesce($3, paid_broadcast),
+                proxies = coalesce($4, proxies)
  WHERE id = $1
 RETURNING *;
 
@@ -123,8 +125,10 @@ UPDATE subscribers s
 -- ───────────────────────────── campaigns ─────────────────────────────
 
 -- name: insert_campaign
--- $1 name, $2 bot_id, $3 paid_broadcast
-INSERT INTO campaigns (name, bot_id, paid_broadcast) VALUES ($1, $2, $3) RETURNING id;
+-- $1 name, $2 bot_id, $3 paid_broadcast, $4 resend_uncertain
+INSERT INTO campaigns (name, bot_id, paid_broadcast, resend_uncertain)
+VALUES ($1, $2, $3, $4)
+RETURNING id;
 
 -- name: insert_variant
 -- $1 campaign_id, $2 name, $3 weight, $4 text, $5 parse_mode
@@ -315,17 +319,26 @@ SELECT b.name
 DELETE FROM bot_leases WHERE worker_id = $1 AND bot_id = ANY($2::bigint[]);
 
 -- name: settle_orphans
--- $1 bot_id, $2 worker_id, $3 resend_uncertain
+-- $1 bot_id, $2 worker_id, $3 resend_uncertain (this worker's policy)
 -- Under a fresh lease, a delivery still `sending` for another worker belongs to a
--- worker that died mid-send: Telegram may or may not have shown it.
-UPDATE deliveries
-   SET status = CASE WHEN $3 THEN 'pending' ELSE 'uncertain' END,
-       failure = CASE WHEN $3 THEN NULL ELSE 'uncertain' END,
+-- worker that died mid-send: Telegram may or may not have shown it. It is resent
+-- only when the worker or the campaign says so.
+WITH orphans AS (
+    SELECT d.id, ($3 OR c.resend_uncertain) AS resend
+      FROM deliveries d
+      JOIN runs r ON r.id = d.run_id
+      JOIN campaigns c ON c.id = r.campaign_id
+     WHERE d.bot_id = $1 AND d.status = 'sending' AND d.claimed_by IS DISTINCT FROM $2
+)
+UPDATE deliveries d
+   SET status = CASE WHEN o.resend THEN 'pending' ELSE 'uncertain' END,
+       failure = CASE WHEN o.resend THEN NULL ELSE 'uncertain' END,
        error = 'worker stopped while sending; Telegram may or may not have delivered it',
        claimed_by = NULL,
        updated_at = clock_timestamp()
- WHERE bot_id = $1 AND status = 'sending' AND claimed_by IS DISTINCT FROM $2
-RETURNING id, run_id, chat_id;
+  FROM orphans o
+ WHERE d.id = o.id
+RETURNING d.id, d.run_id, d.chat_id, d.status;
 
 -- name: claim_deliveries
 -- $1 bot_id, $2 worker_id, $3 limit
