@@ -10,17 +10,21 @@ from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
 from bulletin import config, models
 from bulletin.audience.reader import AudienceRecord, read_audience
+from bulletin.campaign import document
 from bulletin.db import bots as bot_rows
 from bulletin.db import campaigns as campaign_rows
 from bulletin.db import runs as run_rows
 from bulletin.db import subscribers
 from bulletin.db.deliveries import DeliveryStore
+from bulletin.db.media import MediaFiles
 from bulletin.engine.ports import Sender
+from bulletin.engine.uploads import Uploads
 from bulletin.engine.worker import Worker
 from bulletin.sandbox import Sandbox, World
 from bulletin.sandbox.world import Bot as SandboxBot
@@ -81,7 +85,8 @@ def make_worker(
     done: set[int],
 ) -> Worker:
     def sender_for(bot: models.Bot) -> Sender:
-        return BotClient(bot.token, bot.api_url, timeout_s=settings.worker.request_timeout_s)
+        client = BotClient(bot.token, bot.api_url, timeout_s=settings.worker.request_timeout_s)
+        return Uploads(client, bot.id, MediaFiles(pool))
 
     def on_finished(run_ids: list[int]) -> None:
         done.update(run_ids)
@@ -157,3 +162,37 @@ async def run_cli(
         out, err = await process.communicate(stdin)
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
+
+
+async def import_records(
+    pool: asyncpg.Pool, bot: models.Bot, records: Sequence[dict[str, Any]]
+) -> None:
+    """Subscribers with exactly these fields (chat_id, first_name, tags, fields, …)."""
+    staged = [
+        AudienceRecord(
+            line=line,
+            chat_id=record["chat_id"],
+            first_name=record.get("first_name"),
+            username=record.get("username"),
+            language_code=record.get("language_code"),
+            tags=tuple(record.get("tags", ())),
+            fields=record.get("fields", {}),
+        )
+        for line, record in enumerate(records, start=1)
+    ]
+    async with pool.acquire() as connection, connection.transaction():
+        await subscribers.import_staged(connection, bot.id, staged)
+
+
+async def apply_campaign(pool: asyncpg.Pool, text: str, folder: Path) -> models.Campaign:
+    """Create or update a campaign from the text of a campaign file."""
+    parsed = document.parse(text, "campaign.yaml", folder=folder)
+    async with pool.acquire() as connection:
+        campaign, _ = await campaign_rows.apply(connection, parsed)
+    return campaign
+
+
+async def start_run(pool: asyncpg.Pool, name: str) -> models.Run:
+    async with pool.acquire() as connection:
+        campaign = await campaign_rows.find(connection, name)
+        return await run_rows.start(connection, campaign)

@@ -29,17 +29,22 @@ def make_worker(
     """Compose a worker from the database store and aiogram clients."""
     # aiogram takes seconds to import: only commands that send pay for it.
     from bulletin.db.deliveries import DeliveryStore
+    from bulletin.db.media import MediaFiles
     from bulletin.engine.ports import Sender
+    from bulletin.engine.uploads import Uploads
     from bulletin.engine.worker import Worker
     from bulletin.telegram.client import BotClient
 
+    media_files = MediaFiles(pool)
+
     def sender_for(bot: models.Bot) -> Sender:
-        return BotClient(
+        client = BotClient(
             bot.token,
             bot.api_url,
             timeout_s=settings.worker.request_timeout_s,
             max_connections=settings.worker.max_in_flight,
         )
+        return Uploads(client, bot.id, media_files)  # a local file is uploaded once per bot
 
     return Worker(DeliveryStore(pool), sender_for, settings.worker, only_bots=only_bots)
 

@@ -12,7 +12,7 @@ from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
 from aiogram.utils.token import TokenValidationError
 
 from bulletin import errors, models
-from bulletin.telegram import classify
+from bulletin.telegram import classify, messages
 
 DEFAULT_API_URL = models.DEFAULT_API_URL
 
@@ -74,6 +74,24 @@ class BotClient:
         except Exception as exc:  # every failure is classified in one place
             return classify.classify(exc)
         return classify.sent(message.message_id)
+
+    async def send(self, chat_id: int, message: models.Message) -> classify.Outcome:
+        """Send one rendered message of any kind; every answer or failure becomes an Outcome."""
+        try:
+            async with asyncio.timeout(self._timeout_s + 1):
+                message_id, file_ids = await messages.send(self._bot, chat_id, message)
+        except Exception as exc:  # every failure is classified in one place
+            return classify.classify(exc)
+        return classify.sent(message_id, file_ids)
+
+    async def get_file(self, file_id: str) -> classify.Outcome:
+        """Ask whether a file_id names a file of this bot's (the pre-flight check of media)."""
+        try:
+            async with asyncio.timeout(self._timeout_s + 1):
+                await self._bot.get_file(file_id)
+        except Exception as exc:  # every failure is classified in one place
+            return classify.classify(exc)
+        return classify.Outcome(classify.Action.SENT)
 
     async def close(self) -> None:
         await self._bot.session.close()
