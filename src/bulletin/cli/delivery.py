@@ -18,6 +18,7 @@ from bulletin.db import runs as run_rows
 from bulletin.db.pool import Pool
 
 if TYPE_CHECKING:
+    from bulletin.engine.scheduler import Scheduler
     from bulletin.engine.worker import Worker
 
 POLL_S = 0.5
@@ -49,6 +50,14 @@ def make_worker(
     return Worker(DeliveryStore(pool), sender_for, settings.worker, only_bots=only_bots)
 
 
+def make_scheduler(pool: Pool) -> Scheduler:
+    """The scheduler: only the process holding its advisory lock starts runs."""
+    from bulletin.db.schedules import ScheduleStore
+    from bulletin.engine.scheduler import Scheduler
+
+    return Scheduler(ScheduleStore(pool))
+
+
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
     app.command("run")(run_campaign)
@@ -73,7 +82,9 @@ def serve(
         async with database(settings, max_size=20) as pool:
             worker = make_worker(pool, settings)
             error_console.print(f"serving as {worker.worker_id}; Ctrl-C to stop", markup=False)
-            await worker.run(stop)
+            async with asyncio.TaskGroup() as group:  # issue 4: scheduled runs, quiet hours
+                group.create_task(make_scheduler(pool).run(stop))
+                await worker.run(stop)
         error_console.print("stopped", markup=False)
 
     run(go())

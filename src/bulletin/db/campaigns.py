@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from bulletin import errors, models
+from bulletin.campaign import schedule
 from bulletin.campaign.document import Document
 from bulletin.campaign.spec import CampaignSpec, Segment
 from bulletin.db import variants as variant_rows
@@ -203,3 +204,20 @@ async def _bot_id(
 
 def _json(part: Any) -> str:
     return json.dumps(part.model_dump(mode="json", exclude_defaults=True))
+
+
+async def arm(connection: Connection, campaign: models.Campaign, now: datetime) -> datetime:
+    """Start a campaign's schedule: the scheduler starts its first run at the returned time."""
+    if campaign.status is models.CampaignStatus.CANCELLED:
+        raise errors.BulletinError(f"campaign {campaign.name!r} is cancelled")
+    if campaign.status is models.CampaignStatus.PAUSED:
+        raise errors.BulletinError(
+            f"campaign {campaign.name!r} is paused ({campaign.paused_reason}); "
+            "`bulletin campaign resume` it"
+        )
+    spec = (await design(connection, campaign.id)).spec
+    first = schedule.first_slot(spec.schedule, now)
+    if first is None:
+        raise errors.BulletinError(f"campaign {campaign.name!r} has no schedule")
+    await connection.execute(sql("arm_campaign"), campaign.id, first)
+    return first

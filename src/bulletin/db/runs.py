@@ -106,5 +106,7 @@ async def active(connection: Connection) -> list[models.Run]:
 
 async def resume(connection: Connection, campaign: models.Campaign) -> int:
     """Resume a paused campaign and its paused runs; return how many runs resumed."""
+    if campaign.status is models.CampaignStatus.CANCELLED:
+        raise errors.BulletinError(f"campaign {campaign.name!r} is cancelled; it cannot resume")
     resumed: int = await connection.fetchval(sql("resume_runs"), campaign.id)
     return resumed

@@ -52,6 +52,7 @@ class Scheduler:
         self._retry_s = retry_s
         self._on_started = on_started
         self.leading = False
+        self.led = asyncio.Event()  # set once this scheduler has led
 
     async def run(self, stop: asyncio.Event) -> None:
         """Try to lead until stopped; while leading, tick every tick_s."""
@@ -83,6 +84,7 @@ class Scheduler:
     async def _lead(self, stop: asyncio.Event, leader: Leader) -> None:
         log.info("action=scheduler_leading")
         self.leading = True
+        self.led.set()
         while not stop.is_set():
             await leader.confirm()
             await self.tick()
