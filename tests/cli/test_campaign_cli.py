@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
+import sys
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from bulletin.sandbox import Sandbox, World
-from tests.support import run_cli
+from tests.support import run_cli, wait_for
 
 CAMPAIGN = """\
 name: spring
@@ -161,3 +166,50 @@ async def test_preview_check_start_pause_cancel(
     assert status["status"] == "cancelled"
     assert sum(v["total"] for v in status["variants"]) == 30
     assert {v["variant"] for v in status["variants"]} <= {"a", "b", "de"}
+
+
+async def test_two_serve_processes__scheduled_campaign__one_run_per_slot(
+    env: dict[str, str], sandbox: Sandbox, tmp_path: Path, database_url: str
+) -> None:
+    path = tmp_path / "pulse.yaml"
+    path.write_text(
+        "name: pulse\nbot: news\ncontent: {text: 'Hi {{ first_name }}'}\n"
+        "schedule: {every: 2m, max_runs: 3}\n"
+    )
+    code, _, err = await run_cli("campaign", "apply", str(path), env=env)
+    assert code == 0, err
+    serves = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            "from bulletin.cli.main import main; main()",
+            "serve",
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
+    try:
+        code, out, err = await run_cli("campaign", "start", "pulse", env=env)
+        assert code == 0, err
+        assert "scheduled pulse: first run at" in out
+        connection = await asyncpg.connect(database_url)
+        try:
+            # The first slot is due now; the next is two minutes away.
+            await wait_for(
+                connection, "SELECT count(*) = 1 AND bool_and(status = 'done') FROM runs"
+            )  # type: ignore[arg-type]
+            runs = await connection.fetchval("SELECT count(*) FROM runs")
+        finally:
+            await connection.close()
+    finally:
+        for serve in serves:
+            serve.send_signal(signal.SIGTERM)
+        for serve in serves:
+            async with asyncio.timeout(30):
+                await serve.communicate()
+    assert runs == 1
+    reachable = [c for c in sandbox.world.chats.values() if c.state == "reachable"]
+    assert Counter(e.chat_id for e in sandbox.ledger) == Counter({c.id: 1 for c in reachable})
+    assert all(serve.returncode == 0 for serve in serves)
