@@ -10,21 +10,21 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
 from bulletin import config, models
 from bulletin.audience.reader import AudienceRecord, read_audience
+from bulletin.campaign import document
+from bulletin.cli import delivery as cli_delivery
 from bulletin.db import bots as bot_rows
 from bulletin.db import campaigns as campaign_rows
 from bulletin.db import runs as run_rows
 from bulletin.db import subscribers
-from bulletin.db.deliveries import DeliveryStore
-from bulletin.engine.ports import Sender
 from bulletin.engine.worker import Worker
 from bulletin.sandbox import Sandbox, World
 from bulletin.sandbox.world import Bot as SandboxBot
-from bulletin.telegram.client import client_for
 
 
 async def register_bot(
@@ -80,15 +80,14 @@ def make_worker(
     wanted: set[int],
     done: set[int],
 ) -> Worker:
-    def sender_for(bot: models.Bot) -> Sender:
-        return client_for(bot, settings)
+    """The worker `serve` composes, telling the test when the runs it waits for finish."""
 
     def on_finished(run_ids: list[int]) -> None:
         done.update(run_ids)
         if wanted <= done:
             finished.set()
 
-    return Worker(DeliveryStore(pool), sender_for, settings.worker, on_runs_finished=on_finished)
+    return cli_delivery.make_worker(pool, settings, on_runs_finished=on_finished)
 
 
 async def deliver(
@@ -166,3 +165,37 @@ async def run_cli(
         out, err = await process.communicate(stdin)
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
+
+
+async def import_records(
+    pool: asyncpg.Pool, bot: models.Bot, records: Sequence[dict[str, Any]]
+) -> None:
+    """Subscribers with exactly these fields (chat_id, first_name, tags, fields, …)."""
+    staged = [
+        AudienceRecord(
+            line=line,
+            chat_id=record["chat_id"],
+            first_name=record.get("first_name"),
+            username=record.get("username"),
+            language_code=record.get("language_code"),
+            tags=tuple(record.get("tags", ())),
+            fields=record.get("fields", {}),
+        )
+        for line, record in enumerate(records, start=1)
+    ]
+    async with pool.acquire() as connection, connection.transaction():
+        await subscribers.import_staged(connection, bot.id, staged)
+
+
+async def apply_campaign(pool: asyncpg.Pool, text: str, folder: Path) -> models.Campaign:
+    """Create or update a campaign from the text of a campaign file."""
+    parsed = document.parse(text, "campaign.yaml", folder=folder)
+    async with pool.acquire() as connection:
+        campaign, _ = await campaign_rows.apply(connection, parsed)
+    return campaign
+
+
+async def start_run(pool: asyncpg.Pool, name: str) -> models.Run:
+    async with pool.acquire() as connection:
+        campaign = await campaign_rows.find(connection, name)
+        return await run_rows.start(connection, campaign)

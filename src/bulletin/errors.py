@@ -42,6 +42,10 @@ class ContentError(BulletinError):
     """The message content cannot be sent."""
 
 
+class MessageTooLong(ContentError):
+    """The rendered message is longer than Telegram allows."""
+
+
 class DatabaseError(BulletinError):
     """The database cannot be reached or used."""
 

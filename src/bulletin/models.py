@@ -72,6 +72,102 @@ class ParseMode(enum.StrEnum):
         return {"html": "HTML", "markdownv2": "MarkdownV2", "none": None}[self.value]
 
 
+class ContentKind(enum.StrEnum):
+    TEXT = "text"
+    PHOTO = "photo"
+    VIDEO = "video"
+    ANIMATION = "animation"
+    DOCUMENT = "document"
+    AUDIO = "audio"
+    ALBUM = "album"
+    COPY = "copy"
+
+
+class MediaOrigin(enum.StrEnum):
+    """Where a media file comes from: Telegram's id of it, a URL Telegram fetches, or a file here."""
+
+    FILE_ID = "file_id"
+    URL = "url"
+    PATH = "path"
+
+    @classmethod
+    def of(cls, source: str) -> MediaOrigin:
+        """A URL has a scheme; a file_id is one base64url word; anything else is a path."""
+        if "://" in source:
+            return cls.URL
+        if source and all(c.isascii() and (c.isalnum() or c in "_-") for c in source):
+            return cls.FILE_ID
+        return cls.PATH
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    """One photo, video, animation, document or audio file of a message, caption rendered."""
+
+    kind: ContentKind
+    source: str
+    caption: str = ""
+
+    @property
+    def origin(self) -> MediaOrigin:
+        return MediaOrigin.of(self.source)
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    text: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class LinkPreview:
+    disabled: bool = False
+    url: str | None = None
+    prefer_small_media: bool = False
+    prefer_large_media: bool = False
+    show_above_text: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A message rendered for one chat: exactly what the Bot API call carries."""
+
+    kind: ContentKind
+    text: str = ""  # the text of a text message, the caption of the others
+    parse_mode: ParseMode = ParseMode.NONE
+    media: tuple[Media, ...] = ()  # one for a single media message, 2–10 for an album
+    copy_from_chat_id: int | str | None = None
+    copy_message_id: int | None = None
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    disable_notification: bool = False
+    protect_content: bool = False
+    link_preview: LinkPreview | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A variant as stored, which rendering turns into a Message for one subscriber."""
+
+    variant_id: int
+    campaign_name: str
+    campaign_fields: str  # JSON object
+    text: str
+    parse_mode: ParseMode
+    content: str  # JSON object: the variant's kind, media, buttons and flags
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """The subscriber fields a template may read."""
+
+    chat_id: int
+    first_name: str | None = None
+    username: str | None = None
+    language_code: str | None = None
+    tags: tuple[str, ...] = ()
+    fields: str = "{}"  # JSON object of custom fields
+
+
 @dataclass(frozen=True, slots=True)
 class Bot:
     id: int
@@ -110,6 +206,7 @@ class Campaign:
     created_at: datetime
     paid_broadcast: bool = False
     resend_uncertain: bool = False
+    next_run_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +219,7 @@ class Run:
     paused_reason: str | None
     started_at: datetime
     finished_at: datetime | None
+    scheduled_for: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,8 +232,8 @@ class Delivery:
     chat_id: int
     chat_type: ChatType
     attempts: int
-    text: str
-    parse_mode: ParseMode
+    template: Template
+    recipient: Recipient
     paid: bool = False  # sent with allow_paid_broadcast, paced at the bot's paid rate
 
 

@@ -18,6 +18,10 @@ from tests.support import deliver, import_world, ledger_counts, register_bot, st
 RATE = 300.0
 
 
+def text(body: str) -> models.Message:
+    return models.Message(models.ContentKind.TEXT, body)
+
+
 @pytest.fixture
 async def proxies() -> AsyncIterator[tuple[ConnectProxy, ConnectProxy]]:
     first, second = ConnectProxy(), ConnectProxy()
@@ -39,18 +43,18 @@ async def test_client__first_proxy_down__fails_over_then_returns_when_it_recover
         client = BotClient(bot.token, sandbox.url, proxies=[first.url, second.url], timeout_s=2)
         client.routes._clock = lambda: now[0]  # the test controls when a route may be retried
         try:
-            assert (await client.send_text(100000001, "one", models.ParseMode.NONE)).message_id
+            assert (await client.send(100000001, text("one"))).message_id
             assert first.tunnels == 1
             await first.stop()
-            failed = await client.send_text(100000002, "two", models.ParseMode.NONE)
+            failed = await client.send(100000002, text("two"))
             assert failed.action == "retry"  # the delivery is retried later, not lost
-            assert (await client.send_text(100000002, "two", models.ParseMode.NONE)).message_id
+            assert (await client.send(100000002, text("two"))).message_id
             assert second.tunnels == 1
             await first.start()
-            assert (await client.send_text(100000003, "three", models.ParseMode.NONE)).message_id
+            assert (await client.send(100000003, text("three"))).message_id
             assert first.tunnels == 1  # still resting
             now[0] += 31
-            assert (await client.send_text(100000004, "four", models.ParseMode.NONE)).message_id
+            assert (await client.send(100000004, text("four"))).message_id
             assert first.tunnels == 2
         finally:
             await client.close()

@@ -33,6 +33,7 @@ async def test_ledger__since_and_bot_filter(
     entry = sandbox.ledger[0].as_dict()
     assert set(entry) == {
         "bot_id", "chat_id", "message_id", "text", "parse_mode", "paid", "at", "answered",
+        "method", "fields",
     }  # fmt: skip
 
 

@@ -1,9 +1,10 @@
-"""`bulletin campaign`: create, list, start, inspect and resume campaigns."""
+"""`bulletin campaign`: create, list, start, pause, resume, cancel and inspect campaigns."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -14,6 +15,7 @@ from bulletin.cli.output import console, print_json, print_table
 from bulletin.db import bots as bot_rows
 from bulletin.db import campaigns as campaign_rows
 from bulletin.db import runs as run_rows
+from bulletin.db import schedules
 
 app = typer.Typer(help="Design campaigns and start their runs.", no_args_is_help=True)
 
@@ -115,19 +117,59 @@ def list_campaigns(
 
 @app.command("start")
 def start(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Campaign name")]) -> None:
-    """Start a run: snapshot the audience into pending deliveries for `serve` to send."""
+    """Check the campaign, then start a run now, or its schedule if it has one."""
     settings = ctx.ensure_object(Options).settings()
 
-    async def go() -> models.Run:
+    async def go() -> models.Run | datetime:
         async with database(settings) as pool, pool.acquire() as connection:
             campaign = await campaign_rows.find(connection, name)
+            spec = (await campaign_rows.design(connection, campaign.id)).spec
+            problems = await schedules.preflight(connection, spec)
+            if problems:
+                raise errors.ContentError(f"not started, the check failed: {'; '.join(problems)}")
+            if spec.schedule.rule is not None:
+                return await campaign_rows.arm(connection, campaign, datetime.now(UTC))
             return await run_rows.start(connection, campaign)
 
     started = run(go())
+    if isinstance(started, datetime):
+        console.print(
+            f"scheduled {name}: first run at {started.astimezone():%Y-%m-%d %H:%M:%S %Z} "
+            "(`bulletin serve` starts it)"
+        )
+        return
     console.print(
         f"started run {started.id} of {name}: {started.audience:,} deliveries pending "
         "(`bulletin serve` sends them)"
     )
+
+
+@app.command("pause")
+def pause(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Campaign name")]) -> None:
+    """Pause a campaign: its runs stop sending and its schedule starts nothing until resumed."""
+    settings = ctx.ensure_object(Options).settings()
+
+    async def go() -> int:
+        async with database(settings) as pool, pool.acquire() as connection:
+            campaign = await campaign_rows.find(connection, name)
+            return await campaign_rows.pause(connection, campaign, "paused by the operator")
+
+    paused = run(go())
+    console.print(f"paused {name} ({paused} run(s) stopped sending)")
+
+
+@app.command("cancel")
+def cancel(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Campaign name")]) -> None:
+    """Cancel a campaign for good: pending deliveries are skipped and its schedule stops."""
+    settings = ctx.ensure_object(Options).settings()
+
+    async def go() -> tuple[int, int]:
+        async with database(settings) as pool, pool.acquire() as connection:
+            campaign = await campaign_rows.find(connection, name)
+            return await campaign_rows.cancel(connection, campaign)
+
+    runs, skipped = run(go())
+    console.print(f"cancelled {name}: {runs} run(s) ended, {skipped:,} pending deliveries skipped")
 
 
 @app.command("status")
@@ -143,7 +185,11 @@ def status(
     settings = ctx.ensure_object(Options).settings()
 
     async def go() -> tuple[
-        models.Run, models.RunCounts, list[tuple[str, str | None, int]], models.Bot
+        models.Run,
+        models.RunCounts,
+        list[tuple[str, str | None, int]],
+        list[dict[str, Any]],
+        models.Bot,
     ]:
         async with database(settings) as pool, pool.acquire() as connection:
             campaign = await campaign_rows.find(connection, name)
@@ -156,18 +202,23 @@ def status(
             if found.campaign_id != campaign.id:
                 raise errors.NotFound(f"run {run_id} is not a run of campaign {name!r}")
             counts = await run_rows.counts(connection, found.id)
-            return found, counts, await run_rows.failures(connection, found.id), bot
+            failures = await run_rows.failures(connection, found.id)
+            variants = await run_rows.variant_counts(connection, found.id)
+            return found, counts, failures, variants, bot
 
-    found, counts, failures, bot = run(go())
+    found, counts, failures, variants, bot = run(go())
     if as_json:
         values = report.outcome(found, counts)
         values["bot"] = {"name": bot.name, "status": bot.status.value}
         values["failures"] = [
             {"reason": reason, "error": error, "deliveries": n} for reason, error, n in failures
         ]
+        values["variants"] = variants
         print_json(values)
         return
     report.print_outcome(found, counts, failures)
+    if len(variants) > 1:
+        print_table("per variant", list(variants[0]), [list(row.values()) for row in variants])
     if bot.status is not models.BotStatus.ACTIVE:
         console.print(
             f"[bold red]bot {bot.name} is {bot.status.value}[/]: its deliveries wait until "

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -21,25 +22,49 @@ from bulletin.db.pool import TRANSIENT_ERRORS, Pool
 from bulletin.engine.supervisor import GAVE_UP_EXIT_CODE
 
 if TYPE_CHECKING:
+    from bulletin.engine.scheduler import Scheduler
     from bulletin.engine.worker import Worker
 
 POLL_S = 0.5
 
 
 def make_worker(
-    pool: Pool, settings: config.Settings, *, only_bots: list[int] | None = None
+    pool: Pool,
+    settings: config.Settings,
+    *,
+    only_bots: list[int] | None = None,
+    on_runs_finished: Callable[[list[int]], None] | None = None,
 ) -> Worker:
     """Compose a worker from the database store and aiogram clients."""
     # aiogram takes seconds to import: only commands that send pay for it.
     from bulletin.db.deliveries import DeliveryStore
+    from bulletin.db.media import MediaFiles
     from bulletin.engine.ports import Sender
+    from bulletin.engine.uploads import Uploads
     from bulletin.engine.worker import Worker
     from bulletin.telegram.client import client_for
 
-    def sender_for(bot: models.Bot) -> Sender:
-        return client_for(bot, settings)
+    media_files = MediaFiles(pool)
 
-    return Worker(DeliveryStore(pool), sender_for, settings.worker, only_bots=only_bots)
+    def sender_for(bot: models.Bot) -> Sender:
+        # A local media file is uploaded once per bot; its file_id serves every other chat.
+        return Uploads(client_for(bot, settings), bot.id, media_files)
+
+    return Worker(
+        DeliveryStore(pool),
+        sender_for,
+        settings.worker,
+        only_bots=only_bots,
+        on_runs_finished=on_runs_finished,
+    )
+
+
+def make_scheduler(pool: Pool) -> Scheduler:
+    """The scheduler: only the process holding its advisory lock starts runs."""
+    from bulletin.db.schedules import ScheduleStore
+    from bulletin.engine.scheduler import Scheduler
+
+    return Scheduler(ScheduleStore(pool))
 
 
 def register(app: typer.Typer) -> None:
@@ -96,7 +121,13 @@ async def _serve_in_process(settings: config.Settings) -> None:
     async with database(settings, max_size=20) as pool:
         serving = make_worker(pool, settings)
         error_console.print(f"serving as {serving.worker_id}; Ctrl-C to stop", markup=False)
-        await serving.run(stop)
+        # Every serve process offers to schedule; an advisory lock elects one leader.
+        scheduling = asyncio.create_task(make_scheduler(pool).run(stop))
+        try:
+            await serving.run(stop)
+        finally:
+            stop.set()
+            await scheduling
     error_console.print("stopped", markup=False)
 
 

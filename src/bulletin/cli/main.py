@@ -9,7 +9,16 @@ from typing import Annotated
 import typer
 
 from bulletin import __version__, errors
-from bulletin.cli import audience, bots, campaigns, delivery, demo, sandbox
+from bulletin.cli import (
+    audience,
+    bots,
+    campaign_files,
+    campaigns,
+    delivery,
+    demo,
+    preflight,
+    sandbox,
+)
 from bulletin.cli.context import Options, configure_logging, database, run
 from bulletin.cli.output import console, error_console
 from bulletin.db import migrations
@@ -24,6 +33,8 @@ app = typer.Typer(
 )
 app.add_typer(bots.app, name="bot")
 app.add_typer(audience.app, name="audience")
+campaign_files.register(campaigns.app)
+preflight.register(campaigns.app)
 app.add_typer(campaigns.app, name="campaign")
 delivery.register(app)
 sandbox.register(app)

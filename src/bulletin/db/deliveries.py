@@ -9,6 +9,8 @@ import asyncpg
 
 from bulletin import models
 from bulletin.db import bots as bot_rows
+from bulletin.db import subscribers as subscriber_rows
+from bulletin.db import variants as variant_rows
 from bulletin.db.connection import Connection
 from bulletin.db.queries import sql
 
@@ -128,8 +130,8 @@ def _to_delivery(row: asyncpg.Record) -> models.Delivery:
         chat_id=row["chat_id"],
         chat_type=models.ChatType(row["chat_type"]),
         attempts=row["attempts"],
-        text=row["text"],
-        parse_mode=models.ParseMode(row["parse_mode"]),
+        template=variant_rows.to_template(row),
+        recipient=subscriber_rows.to_recipient(row),
         paid=row["paid"],
     )
 

@@ -7,6 +7,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import asyncpg
+
 from bulletin import models
 from bulletin.db.connection import Connection
 from bulletin.db.queries import sql
@@ -99,3 +101,15 @@ async def list_page(
         sql("list_subscribers"), bot_id, status.value if status else None, limit
     )
     return [dict(row) for row in rows]
+
+
+def to_recipient(row: asyncpg.Record) -> models.Recipient:
+    """The fields of a subscriber a template may read, from a row with the subscriber columns."""
+    return models.Recipient(
+        chat_id=row["chat_id"],
+        first_name=row["first_name"],
+        username=row["username"],
+        language_code=row["language_code"],
+        tags=tuple(row["tags"]),
+        fields=row["fields"],
+    )

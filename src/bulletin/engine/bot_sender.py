@@ -8,8 +8,9 @@ import random
 from collections import deque
 from datetime import UTC, datetime
 
-from bulletin import models
+from bulletin import errors, models
 from bulletin.config import WorkerSettings
+from bulletin.content import render
 from bulletin.db.pool import TRANSIENT_ERRORS
 from bulletin.engine.decide import RetryPolicy, decide
 from bulletin.engine.pacer import ChatPacer, Pacer
@@ -145,13 +146,22 @@ class BotSender:
 
     async def _send(self, delivery: models.Delivery) -> None:
         try:
-            outcome = await self._sender.send_text(
-                delivery.chat_id, delivery.text, delivery.parse_mode, paid=delivery.paid
-            )
+            outcome = await self._send_rendered(delivery)
         finally:
             self._in_flight.release()
         self._react(delivery, outcome)
         self._recorder.add(self._result(delivery, outcome))
+
+    async def _send_rendered(self, delivery: models.Delivery) -> Outcome:
+        # The variant is rendered for its subscriber here, just before sending. Values are escaped, so a message that does not render or parse is the template's
+        # fault and pauses the run; one made too long by this subscriber's fields fails alone.
+        try:
+            message = render.message(delivery.template, delivery.recipient)
+        except errors.MessageTooLong as exc:
+            return Outcome(Action.REJECTED, str(exc))
+        except errors.ContentError as exc:
+            return Outcome(Action.CONTENT_ERROR, str(exc))
+        return await self._sender.send(delivery.chat_id, message, paid=delivery.paid)
 
     def _react(self, delivery: models.Delivery, outcome: Outcome) -> None:
         """What this process changes at once, before the outcome is even written."""

@@ -38,8 +38,8 @@ class Store(Protocol):
 
 
 class Sender(Protocol):
-    async def send_text(
-        self, chat_id: int, text: str, parse_mode: models.ParseMode, *, paid: bool = False
+    async def send(
+        self, chat_id: int, message: models.Message, *, paid: bool = False
     ) -> Outcome: ...
 
     async def close(self) -> None: ...

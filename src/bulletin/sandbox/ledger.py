@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+
+# Options a sending call may carry, kept in the ledger as sent (JSON values decoded).
+OPTIONAL_FIELDS = (
+    "disable_notification",
+    "protect_content",
+    "reply_markup",
+    "link_preview_options",
+    "message_thread_id",
+)
 
 
 @dataclass
@@ -18,6 +30,8 @@ class LedgerEntry:
     paid: bool
     at: float
     answered: bool = True
+    method: str = "sendMessage"
+    fields: dict[str, object] = field(default_factory=dict)  # what else the call carried
 
     def as_dict(self) -> dict[str, object]:
         """Return the entry as JSON for the control API."""
@@ -50,3 +64,16 @@ class Stats:
         fresh = Stats()
         for name in self.__dataclass_fields__:
             setattr(self, name, getattr(fresh, name))
+
+
+def optional_fields(params: Mapping[str, object]) -> dict[str, object]:
+    """The options among a call's parameters, with JSON-encoded values decoded."""
+    found: dict[str, object] = {}
+    for name in OPTIONAL_FIELDS:
+        value = params.get(name)
+        if isinstance(value, str) and (value[:1] in "{[" or value in ("true", "false")):
+            with contextlib.suppress(ValueError):
+                value = json.loads(value)
+        if value is not None:
+            found[name] = value
+    return found

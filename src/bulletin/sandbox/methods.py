@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from bulletin.sandbox import answers, markup
 from bulletin.sandbox.faults import Fault, Faults
-from bulletin.sandbox.ledger import LedgerEntry, Stats
+from bulletin.sandbox.ledger import LedgerEntry, Stats, optional_fields
 from bulletin.sandbox.limits import Limiter, LimitKind
 from bulletin.sandbox.world import Bot, Chat, ChatKind, ChatState, World
 
@@ -18,6 +18,7 @@ LONG_POLL_LIMIT_S = 50.0
 WEBHOOK_INFO = {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
 
 Params = Mapping[str, object]
+Compose = Callable[["Bot", Params], tuple[LedgerEntry, object]]
 
 
 @dataclass
@@ -73,13 +74,17 @@ class BotApi:
 
     def send_message(self, bot: Bot, params: Params) -> Outcome:
         """Answer sendMessage: faults, then limits, chat, content, and the ledger."""
+        return self.respond(bot, params, self._send)
+
+    def respond(self, bot: Bot, params: Params, compose: Compose) -> Outcome:
+        """Answer a sending method: draw a fault, then compose the message and its ledger entry."""
         fault = self.faults.draw()
         if fault.slow_s:
             self.stats.slow += 1
         try:
             if fault.error_status and not fault.record_then_fail:
                 raise answers.server_error(fault.error_status)
-            entry, message = self._send(bot, params)
+            entry, message = compose(bot, params)
         except answers.ApiError as error:
             return self._failure(error, fault.slow_s)
         return self._delivered(entry, message, fault)
@@ -94,13 +99,14 @@ class BotApi:
         plain = _checked_text(text, parse_mode)
         _check_reply_markup(params)
         entry = LedgerEntry(
-            bot.id, chat.id, chat.next_message_id(), text, parse_mode, paid, time.time()
-        )
+            bot.id, chat.id, chat.next_message_id(), text, parse_mode, paid, time.time(),
+            fields=optional_fields(params),
+        )  # fmt: skip
         self.ledger.append(entry)
         self.stats.accepted += 1
         return entry, _message(bot, chat, entry, plain)
 
-    def _delivered(self, entry: LedgerEntry, message: dict[str, object], fault: Fault) -> Outcome:
+    def _delivered(self, entry: LedgerEntry, message: object, fault: Fault) -> Outcome:
         if not fault.record_then_fail:
             return Outcome(200, answers.success(message), fault.slow_s, entry)
         entry.answered = False
@@ -157,6 +163,16 @@ HANDLERS: dict[str, Handler] = {
     "close": BotApi.acknowledge,
     "logout": BotApi.acknowledge,
 }
+
+
+def _media_handlers() -> dict[str, Handler]:
+    # sendPhoto … sendMediaGroup, copyMessage and getFile build on this module.
+    from bulletin.sandbox import media
+
+    return media.HANDLERS
+
+
+HANDLERS.update(_media_handlers())
 
 
 def _state_error(chat: Chat) -> answers.ApiError | None:

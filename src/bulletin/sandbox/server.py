@@ -12,6 +12,7 @@ from aiohttp import web
 from bulletin.sandbox import answers
 from bulletin.sandbox.control import ControlApi
 from bulletin.sandbox.faults import Faults
+from bulletin.sandbox.files import UPLOAD_LIMIT, Upload
 from bulletin.sandbox.ledger import LedgerEntry, Stats
 from bulletin.sandbox.limits import Limiter
 from bulletin.sandbox.methods import BotApi, Params
@@ -62,7 +63,7 @@ class Sandbox:
 
     def application(self) -> web.Application:
         """Build the aiohttp application serving both APIs."""
-        application = web.Application()
+        application = web.Application(client_max_size=UPLOAD_LIMIT + 1024 * 1024)
         application.add_routes(ControlApi(self.api).routes())
         application.add_routes([web.route("*", "/bot{token}/{method}", self._bot_method)])
         return application
@@ -133,7 +134,11 @@ async def _params(request: web.Request) -> Params:
         params.update(body)
         return params
     form = await request.post()
-    params.update((key, value) for key, value in form.items() if isinstance(value, str))
+    for key, value in form.items():
+        if isinstance(value, str):
+            params[key] = value
+        elif isinstance(value, web.FileField):
+            params[key] = Upload(key, value.filename, value.file.read())
     return params
 
 

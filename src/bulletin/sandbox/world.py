@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from bulletin.sandbox.files import Files
+
 TOKEN_ALPHABET = string.ascii_letters + string.digits + "_-"
 TOKEN_SECRET_LENGTH = 35
 FIRST_BOT_ID = 7_000_000_001
@@ -129,6 +131,7 @@ class World:
     bots: dict[int, Bot] = field(default_factory=dict)
     chats: dict[int, Chat] = field(default_factory=dict)
     audience: list[dict[str, object]] = field(default_factory=list)
+    files: Files = field(default_factory=Files)
 
     def __post_init__(self) -> None:
         self._random = random.Random(f"bots:{self.seed}")

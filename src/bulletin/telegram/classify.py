@@ -28,6 +28,7 @@ class Outcome:
     message_id: int | None = None
     retry_after_s: float = 0.0
     migrate_to_chat_id: int | None = None
+    file_ids: tuple[str, ...] = ()  # of the media sent, in order: reused instead of uploading
 
 
 # Lower-case fragments of Telegram's descriptions, checked in order.
@@ -66,11 +67,27 @@ _BAD_REQUEST_CONTENT = (
     "text must be non-empty",
     "wrong http url",
     "unsupported url protocol",
+    # media, albums and copies (issue 4)
+    "there is no photo",
+    "there is no video",
+    "there is no animation",
+    "there is no document",
+    "there is no audio",
+    "can't use file of type",
+    "file must be non-empty",
+    "file is too big",
+    "photo_save_file_invalid",
+    "message to copy not found",
+    "there are no messages to send",
+    "too many messages to send as an album",
+    "can't be mixed with other media types",
+    "can't parse inputmedia",
+    "can't parse media json object",
 )
 
 
-def sent(message_id: int) -> Outcome:
-    return Outcome(Action.SENT, message_id=message_id)
+def sent(message_id: int, file_ids: tuple[str, ...] = ()) -> Outcome:
+    return Outcome(Action.SENT, message_id=message_id, file_ids=file_ids)
 
 
 def classify(error: BaseException) -> Outcome:

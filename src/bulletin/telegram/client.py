@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from aiogram import Bot
 from aiogram.exceptions import (
     TelegramAPIError,
     TelegramEntityTooLarge,
     TelegramNetworkError,
     TelegramUnauthorizedError,
 )
-from aiogram.methods import GetMe, SendMessage, TelegramMethod
+from aiogram.methods import GetMe, TelegramMethod
 from aiogram.utils.token import TokenValidationError, validate_token
 from aiohttp_socks import ProxyConnectionError, ProxyError, ProxyTimeoutError
 
 from bulletin import config, errors, models
-from bulletin.telegram import classify
+from bulletin.telegram import classify, messages
 from bulletin.telegram.routes import Routes
 
 log = logging.getLogger(__name__)
@@ -84,28 +85,35 @@ class BotClient:
             raise errors.TelegramError(f"getMe failed: {exc}") from None
         return Identity(id=user.id, username=user.username or "", first_name=user.first_name)
 
-    async def send_text(
-        self, chat_id: int, text: str, parse_mode: models.ParseMode, *, paid: bool = False
+    async def send(
+        self, chat_id: int, message: models.Message, *, paid: bool = False
     ) -> classify.Outcome:
-        """Send one text message; every answer, error or timeout becomes an Outcome."""
-        method = SendMessage(
-            chat_id=chat_id,
-            text=text,
-            parse_mode=parse_mode.telegram_name,
-            allow_paid_broadcast=True if paid else None,
-        )
+        """Send one rendered message of any kind; every answer or failure becomes an Outcome."""
         try:
-            message = await self._call(method)
+            message_id, file_ids = await self._through_route(
+                lambda bot: messages.send(bot, chat_id, message, paid=paid)
+            )
         except Exception as exc:  # every failure is classified in one place
             return _classified(exc)
-        return classify.sent(message.message_id)
+        return classify.sent(message_id, file_ids)
+
+    async def get_file(self, file_id: str) -> classify.Outcome:
+        """Ask whether a file_id names a file of this bot's (the pre-flight check of media)."""
+        try:
+            await self._through_route(lambda bot: bot.get_file(file_id))
+        except Exception as exc:  # every failure is classified in one place
+            return _classified(exc)
+        return classify.Outcome(classify.Action.SENT)
 
     async def _call(self, method: TelegramMethod[T]) -> T:
+        return await self._through_route(lambda bot: bot(method))
+
+    async def _through_route(self, call: Callable[[Bot], Awaitable[T]]) -> T:
         """Call through the current route; a network failure rests that route, then re-raises."""
         route = self.routes.current()
         try:
             async with asyncio.timeout(self._timeout_s + 1):
-                return await route.bot(method)
+                return await call(route.bot)
         except TelegramEntityTooLarge:
             raise
         except (TelegramNetworkError, TimeoutError, OSError) as exc:

@@ -162,33 +162,6 @@ UPDATE campaigns SET status = $2, paused_reason = $3 WHERE id = $1;
 
 -- ───────────────────────────── runs ─────────────────────────────
 
--- name: insert_run
--- $1 campaign_id
-INSERT INTO runs (campaign_id) VALUES ($1) RETURNING id;
-
--- name: snapshot_audience
--- $1 run_id, $2 campaign_id
--- The run's audience, frozen now: one pending delivery per subscribed chat of the
--- campaign's bot. Variants are assigned by a stable hash of (campaign, chat) so a
--- chat sees the same variant in every run.
-WITH variant_slots AS (
-    SELECT id, sum(weight) OVER (ORDER BY id) - weight AS lower_bound,
-           sum(weight) OVER (ORDER BY id) AS upper_bound,
-           sum(weight) OVER () AS total
-      FROM variants WHERE campaign_id = $2
-)
-INSERT INTO deliveries (run_id, bot_id, subscriber_id, chat_id, variant_id)
-SELECT $1, s.bot_id, s.id, s.chat_id, v.id
-  FROM campaigns c
-  JOIN subscribers s ON s.bot_id = c.bot_id AND s.status = 'subscribed'
-  JOIN variant_slots v
-    ON (abs(hashtextextended(c.id::text || ':' || s.chat_id::text, 0)) % v.total)
-       >= v.lower_bound
-   AND (abs(hashtextextended(c.id::text || ':' || s.chat_id::text, 0)) % v.total)
-       < v.upper_bound
- WHERE c.id = $2
- ORDER BY s.id;
-
 -- name: set_run_audience
 -- $1 run_id, $2 audience
 UPDATE runs SET audience = $2,
@@ -361,13 +334,15 @@ UPDATE deliveries d
        chat_id = s.chat_id,
        claimed_by = $2,
        updated_at = clock_timestamp()
-  FROM due, subscribers s, variants v
+  FROM due, subscribers s, variants v, campaigns c
  WHERE d.id = due.id AND s.id = d.subscriber_id AND v.id = d.variant_id
+   AND c.id = v.campaign_id
+-- The variant as designed and the subscriber's fields: the worker renders the message.
 RETURNING d.id, d.run_id, d.bot_id, d.chat_id, s.chat_type, d.attempts, d.status,
-          v.text, v.parse_mode,
-          (SELECT c.paid_broadcast OR b.paid_broadcast
-             FROM runs r JOIN campaigns c ON c.id = r.campaign_id JOIN bots b ON b.id = c.bot_id
-            WHERE r.id = d.run_id) AS paid;
+          v.id AS variant_id, v.text, v.parse_mode, v.content,
+          c.name AS campaign_name, c.fields AS campaign_fields,
+          s.first_name, s.username, s.language_code, s.tags, s.fields,
+          c.paid_broadcast OR (SELECT b.paid_broadcast FROM bots b WHERE b.id = d.bot_id) AS paid;
 
 -- name: record_outcomes
 -- $1 worker_id, $2 ids, $3 statuses, $4 message_ids, $5 failures, $6 errors,
@@ -443,3 +418,258 @@ UPDATE deliveries
 UPDATE bots SET token = $2, api_url = $3, rate_per_s = $4, status = 'active'
  WHERE id = $1
 RETURNING *;
+
+-- ───── campaigns (issue 4) ─────
+
+-- name: campaign_design
+-- $1 campaign_id
+-- Everything `campaign show` prints and a run needs: the campaign's design, not its variants.
+SELECT c.id, c.name, b.name AS bot_name, c.status, c.fields, c.segment, c.schedule, c.caps,
+       c.next_run_at
+  FROM campaigns c JOIN bots b ON b.id = c.bot_id
+ WHERE c.id = $1;
+
+-- name: campaign_variants
+-- $1 campaign_id
+SELECT id, name, weight, language, text, parse_mode, content
+  FROM variants WHERE campaign_id = $1
+ ORDER BY id;
+
+-- name: insert_designed_campaign
+-- $1 name, $2 bot_id, $3 fields, $4 segment, $5 schedule, $6 caps
+INSERT INTO campaigns (name, bot_id, fields, segment, schedule, caps)
+VALUES ($1, $2, $3, $4, $5, $6)
+RETURNING id;
+
+-- name: update_campaign_design
+-- $1 campaign_id, $2 bot_id, $3 fields, $4 segment, $5 schedule, $6 caps
+UPDATE campaigns
+   SET bot_id = $2, fields = $3, segment = $4, schedule = $5, caps = $6,
+       updated_at = clock_timestamp()
+ WHERE id = $1;
+
+-- name: upsert_variant
+-- $1 campaign_id, $2 name, $3 weight, $4 language, $5 text, $6 parse_mode, $7 content
+-- Variants are matched by name, so deliveries keep pointing at the variant they were given.
+INSERT INTO variants (campaign_id, name, weight, language, text, parse_mode, content)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (campaign_id, name) DO UPDATE
+   SET weight = EXCLUDED.weight, language = EXCLUDED.language, text = EXCLUDED.text,
+       parse_mode = EXCLUDED.parse_mode, content = EXCLUDED.content;
+
+-- name: delete_variants_except
+-- $1 campaign_id, $2 names kept (text[])
+-- A variant some run already used stays: removing it would delete its deliveries.
+DELETE FROM variants v
+ WHERE v.campaign_id = $1 AND NOT (v.name = ANY($2::text[]))
+   AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.variant_id = v.id)
+RETURNING v.name;
+
+-- name: used_variants_except
+-- $1 campaign_id, $2 names kept (text[])
+SELECT v.name FROM variants v
+ WHERE v.campaign_id = $1 AND NOT (v.name = ANY($2::text[]))
+   AND EXISTS (SELECT 1 FROM deliveries d WHERE d.variant_id = v.id)
+ ORDER BY v.name;
+
+-- name: bot_ids_by_name
+-- $1 names (text[])
+SELECT name, id FROM bots WHERE name = ANY($1::text[]);
+
+-- name: missing_tags
+-- $1 bot_ids (bigint[]), $2 tags (text[])
+-- Tags a segment names that no subscriber of its bots carries: most likely a typo.
+SELECT t.tag
+  FROM unnest($2::text[]) AS t (tag)
+ WHERE NOT EXISTS (SELECT 1 FROM subscribers s
+                    WHERE s.bot_id = ANY($1::bigint[]) AND s.tags @> ARRAY[t.tag]);
+
+-- name: snapshot_segment
+-- $1 run_id, $2 campaign_id, $3 bot_ids (bigint[]), $4 tags any (text[]), $5 tags all (text[]),
+-- $6 tags none (text[]), $7 languages (text[]), $8 chat types (text[]), $9 subscribed after,
+-- $10 subscribed before, $11 max deliveries (NULL: all), $12 seconds between one bot's deliveries
+-- The run's audience, frozen now, in one statement: one pending delivery per subscribed chat
+-- of the segment. A chat's variant is a stable hash of (campaign, chat) over the weights of
+-- its language's variants (or of the variants without a language), so it is the same in
+-- every run. A cap per hour spaces each bot's deliveries out over time.
+WITH variant_slots AS (
+    SELECT id, language,
+           sum(weight) OVER (PARTITION BY language ORDER BY id) - weight AS lower_bound,
+           sum(weight) OVER (PARTITION BY language ORDER BY id) AS upper_bound,
+           sum(weight) OVER (PARTITION BY language) AS total
+      FROM variants WHERE campaign_id = $2
+), audience AS (
+    -- A chat subscribed to several of the segment's bots hears from the first of them only.
+    SELECT DISTINCT ON (s.chat_id) s.id, s.bot_id, s.chat_id,
+           -- the sign bit cleared: abs() of the smallest bigint would overflow
+           hashtextextended($2::text || ':' || s.chat_id::text, 0) & 9223372036854775807
+               AS chat_hash,
+           (SELECT v.language FROM variants v
+             WHERE v.campaign_id = $2
+               AND v.language = split_part(lower(s.language_code), '-', 1)
+             LIMIT 1) AS language
+      FROM subscribers s
+     WHERE s.bot_id = ANY($3::bigint[]) AND s.status = 'subscribed'
+       AND (cardinality($4::text[]) = 0 OR s.tags && $4::text[])
+       AND s.tags @> $5::text[]
+       AND NOT (s.tags && $6::text[])
+       AND (cardinality($7::text[]) = 0
+            OR split_part(lower(s.language_code), '-', 1) = ANY($7::text[]))
+       AND (cardinality($8::text[]) = 0 OR s.chat_type = ANY($8::text[]))
+       AND ($9::timestamptz IS NULL OR s.created_at >= $9)
+       AND ($10::timestamptz IS NULL OR s.created_at < $10)
+     ORDER BY s.chat_id, array_position($3::bigint[], s.bot_id)
+), capped AS (
+    SELECT * FROM audience ORDER BY id LIMIT $11
+), assigned AS (
+    SELECT a.id, a.bot_id, a.chat_id, v.id AS variant_id,
+           row_number() OVER (PARTITION BY a.bot_id ORDER BY a.id) - 1 AS position
+      FROM capped a
+      JOIN variant_slots v
+        ON v.language IS NOT DISTINCT FROM a.language
+       AND a.chat_hash % v.total >= v.lower_bound
+       AND a.chat_hash % v.total < v.upper_bound
+)
+INSERT INTO deliveries (run_id, bot_id, subscriber_id, chat_id, variant_id, due_at)
+SELECT $1, bot_id, id, chat_id, variant_id,
+       clock_timestamp() + make_interval(secs => position * $12::float8)
+  FROM assigned
+ ORDER BY id;
+
+-- name: insert_scheduled_run
+-- $1 campaign_id, $2 scheduled_for (NULL for a run started by hand)
+INSERT INTO runs (campaign_id, scheduled_for) VALUES ($1, $2) RETURNING id;
+
+-- name: scheduled_run_count
+-- $1 campaign_id
+SELECT count(*) FROM runs WHERE campaign_id = $1 AND scheduled_for IS NOT NULL;
+
+-- name: arm_campaign
+-- $1 campaign_id, $2 next_run_at
+UPDATE campaigns SET status = 'active', paused_reason = NULL, next_run_at = $2
+ WHERE id = $1;
+
+-- name: set_next_run
+-- $1 campaign_id, $2 next_run_at (NULL: the schedule is over)
+UPDATE campaigns SET next_run_at = $2 WHERE id = $1;
+
+-- name: due_campaigns
+-- $1 now
+SELECT id FROM campaigns
+ WHERE status = 'active' AND next_run_at <= $1
+ ORDER BY next_run_at, id;
+
+-- name: lock_due_campaign
+-- $1 campaign_id, $2 now
+-- Taken in the transaction that starts the run: a second scheduler skips it, and once the
+-- first commits the slot has moved on, so the same slot never starts twice.
+SELECT id, next_run_at FROM campaigns
+ WHERE id = $1 AND status = 'active' AND next_run_at <= $2
+   FOR UPDATE SKIP LOCKED;
+
+-- name: quiet_campaigns
+SELECT id, schedule FROM campaigns
+ WHERE schedule ? 'quiet_hours' AND status IN ('active', 'paused');
+
+-- name: quiet_runs
+-- $1 campaign_id, $2 quiet until
+-- Quiet hours: the campaign's running runs wait (workers claim only running runs).
+UPDATE runs SET status = 'paused', paused_reason = 'quiet hours', quiet_until = $2
+ WHERE campaign_id = $1 AND status = 'running'
+RETURNING id;
+
+-- name: wake_runs
+-- $1 campaign_id, $2 now
+-- Quiet hours are over: runs that waited for them go on, unless the campaign is paused.
+UPDATE runs r SET status = 'running', paused_reason = NULL, quiet_until = NULL
+  FROM campaigns c
+ WHERE r.campaign_id = $1 AND c.id = r.campaign_id AND c.status = 'active'
+   AND r.status = 'paused' AND r.quiet_until <= $2
+RETURNING r.id;
+
+-- name: pause_campaign
+-- $1 campaign_id, $2 reason
+WITH paused AS (
+    UPDATE runs SET status = 'paused', paused_reason = $2
+     WHERE campaign_id = $1 AND status = 'running'
+    RETURNING id
+)
+UPDATE campaigns SET status = 'paused', paused_reason = $2
+ WHERE id = $1
+RETURNING (SELECT count(*) FROM paused) AS runs;
+
+-- name: cancel_campaign
+-- $1 campaign_id
+-- Cancelling is final: pending deliveries are skipped, runs end, the schedule stops.
+-- Deliveries already being sent finish and are recorded as usual.
+WITH runs_cancelled AS (
+    UPDATE runs SET status = 'cancelled', finished_at = clock_timestamp()
+     WHERE campaign_id = $1 AND status IN ('running', 'paused')
+    RETURNING id
+), skipped AS (
+    UPDATE deliveries d
+       SET status = 'skipped', failure = 'cancelled', claimed_by = NULL,
+           updated_at = clock_timestamp()
+      FROM runs r
+     WHERE r.campaign_id = $1 AND d.run_id = r.id AND d.status = 'pending'
+    RETURNING d.id
+)
+UPDATE campaigns SET status = 'cancelled', next_run_at = NULL, paused_reason = NULL
+ WHERE id = $1
+RETURNING (SELECT count(*) FROM runs_cancelled) AS runs, (SELECT count(*) FROM skipped) AS skipped;
+
+-- name: variant_counts
+-- $1 run_id
+SELECT v.name AS variant, v.language,
+       count(*) AS total,
+       count(*) FILTER (WHERE d.status = 'sent') AS sent,
+       count(*) FILTER (WHERE d.status = 'failed') AS failed,
+       count(*) FILTER (WHERE d.status IN ('pending', 'sending')) AS pending
+  FROM deliveries d JOIN variants v ON v.id = d.variant_id
+ WHERE d.run_id = $1
+ GROUP BY v.id, v.name, v.language
+ ORDER BY v.id;
+
+-- name: sample_recipients
+-- $1 bot_ids (bigint[]), $2 tags any, $3 tags all, $4 tags none, $5 languages, $6 chat types,
+-- $7 subscribed after, $8 subscribed before, $9 limit
+-- The segment's size and a few of its subscribers, for previews and pre-flight checks.
+WITH segment AS (
+    SELECT s.*
+      FROM subscribers s
+     WHERE s.bot_id = ANY($1::bigint[]) AND s.status = 'subscribed'
+       AND (cardinality($2::text[]) = 0 OR s.tags && $2::text[])
+       AND s.tags @> $3::text[]
+       AND NOT (s.tags && $4::text[])
+       AND (cardinality($5::text[]) = 0
+            OR split_part(lower(s.language_code), '-', 1) = ANY($5::text[]))
+       AND (cardinality($6::text[]) = 0 OR s.chat_type = ANY($6::text[]))
+       AND ($7::timestamptz IS NULL OR s.created_at >= $7)
+       AND ($8::timestamptz IS NULL OR s.created_at < $8)
+)
+SELECT (SELECT count(*) FROM segment) AS audience, chat_id, first_name, username, language_code,
+       tags, fields
+  FROM segment
+ ORDER BY id
+ LIMIT $9;
+
+-- name: media_file_id
+-- $1 bot_id, $2 sha256, $3 kind
+SELECT file_id FROM media_files WHERE bot_id = $1 AND sha256 = $2 AND kind = $3;
+
+-- name: save_media_file_id
+-- $1 bot_id, $2 sha256, $3 kind, $4 file_id
+INSERT INTO media_files (bot_id, sha256, kind, file_id) VALUES ($1, $2, $3, $4)
+ON CONFLICT (bot_id, sha256, kind) DO NOTHING;
+
+-- name: try_scheduler_lock
+-- $1 lock key
+-- A session lock: held while the leader's connection lives, released if it dies.
+SELECT pg_try_advisory_lock($1);
+
+-- name: scheduler_unlock
+-- $1 lock key
+SELECT pg_advisory_unlock($1);
+
+-- name: scheduler_heartbeat
+SELECT 1;

@@ -1,0 +1,1 @@
+"""Campaigns as designed: the file format, its schedule rules."""

@@ -1,0 +1,190 @@
+"""Campaign files: YAML or TOML in, YAML out; every problem reported with its line and reason."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import yaml
+
+from bulletin import errors, models
+from bulletin.campaign.spec import CampaignSpec
+
+Location = Sequence[str | int]
+
+
+@dataclass(frozen=True)
+class Lines:
+    """Where each value of a campaign file was written."""
+
+    source: str
+    tree: yaml.Node | None
+    text: str
+
+    def line(self, location: Location) -> int | None:
+        """The line a value was written on (or the nearest enclosing one)."""
+        if self.tree is not None:
+            return _yaml_line(self.tree, location)
+        return _toml_line(self.text, location)
+
+    def error(self, location: Location, reason: str) -> errors.InputError:
+        where = ".".join(str(part) for part in location)
+        return errors.InputError(f"{where}: {reason}", source=self.source, line=self.line(location))
+
+
+@dataclass(frozen=True)
+class Document:
+    """A campaign file read and checked: the spec, and where each of its values was written."""
+
+    spec: CampaignSpec
+    lines: Lines
+
+    def error(self, location: Location, reason: str) -> errors.InputError:
+        return self.lines.error(location, reason)
+
+
+def load(path: Path) -> Document:
+    """Read a campaign file; InputError names the line and reason of its first problem."""
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise errors.InputError(f"cannot read: {exc}", source=str(path)) from None
+    return parse(text, str(path), toml=path.suffix.lower() == ".toml", folder=path.parent)
+
+
+def parse(text: str, source: str, *, toml: bool = False, folder: Path | None = None) -> Document:
+    raw, tree = _read_toml(text, source) if toml else _read_yaml(text, source)
+    if not isinstance(raw, dict):
+        raise errors.InputError("a campaign file is a mapping of keys to values", source=source)
+    raw = _with_shared_content(raw)
+    _resolve_paths(raw, folder or Path.cwd())
+    lines = Lines(source, tree, text)
+    try:
+        spec = CampaignSpec.model_validate(raw)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        raise lines.error(first["loc"], _reason(first)) from None
+    return Document(spec, lines)
+
+
+def dump(spec: CampaignSpec) -> str:
+    """The spec as YAML that `campaign apply` reads back to the same campaign."""
+    return yaml.dump(spec.document(), Dumper=_Dumper, sort_keys=False, allow_unicode=True)
+
+
+def _read_yaml(text: str, source: str) -> tuple[Any, yaml.Node | None]:
+    try:
+        tree = yaml.compose(text, Loader=yaml.SafeLoader)
+        raw = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        raise errors.InputError(
+            f"not valid YAML: {exc.problem}", source=source, line=line
+        ) from None
+    return raw, tree
+
+
+def _read_toml(text: str, source: str) -> tuple[Any, None]:
+    try:
+        return tomllib.loads(text), None
+    except tomllib.TOMLDecodeError as exc:
+        found = re.search(r"line (\d+)", str(exc))
+        line = int(found[1]) if found else None
+        raise errors.InputError(f"not valid TOML: {exc}", source=source, line=line) from None
+
+
+def _with_shared_content(raw: dict[str, Any]) -> dict[str, Any]:
+    """`content` holds what every variant shares; a campaign without variants has one, `a`."""
+    shared = raw.pop("content", None)
+    if shared is None:
+        return raw
+    if not isinstance(shared, dict):
+        shared = {}
+    variants = raw.get("variants") or [{}]
+    if isinstance(variants, list):
+        raw["variants"] = [{**shared, **v} if isinstance(v, dict) else v for v in variants]
+    return raw
+
+
+def _resolve_paths(raw: dict[str, Any], folder: Path) -> None:
+    """Media paths are relative to the campaign file's folder."""
+    for variant in raw.get("variants") or []:
+        if not isinstance(variant, dict):
+            continue
+        items = [variant, *(i for i in variant.get("album") or [] if isinstance(i, dict))]
+        for item in items:
+            source = item.get("media")
+            if isinstance(source, str) and models.MediaOrigin.of(source) is models.MediaOrigin.PATH:
+                item["media"] = str((folder / Path(source).expanduser()).resolve())
+
+
+def _reason(error: Any) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown key"
+    if error["type"] == "missing":
+        return "required"
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+
+
+def _yaml_line(tree: yaml.Node, location: Location) -> int | None:
+    node, line = tree, tree.start_mark.line + 1
+    path = list(location)
+    if path[:1] == ["variants"] and len(path) > 2 and _step(tree, path) is None:
+        shared = _step(tree, ["content", *path[2:]])  # a value shared by every variant
+        if shared is not None:
+            return shared.start_mark.line + 1
+    for part in path:
+        found = _child(node, part)
+        if found is None:
+            break
+        key, node = found
+        line = (key or node).start_mark.line + 1
+    return line
+
+
+def _step(tree: yaml.Node, path: Location) -> yaml.Node | None:
+    node: yaml.Node | None = tree
+    for part in path:
+        found = _child(node, part) if node is not None else None
+        node = found[1] if found else None
+    return node
+
+
+def _child(node: yaml.Node, part: str | int) -> tuple[yaml.Node | None, yaml.Node] | None:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if key.value == str(part):
+                return key, value
+    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        return None, node.value[part]
+    return None
+
+
+def _toml_line(text: str, location: Location) -> int | None:
+    names = [part for part in location if isinstance(part, str)]
+    for name in reversed(names):
+        pattern = re.compile(
+            rf'^\s*(\[+[^\]]*\b{re.escape(name)}\]+|"?{re.escape(name)}"?\s*=)', re.M
+        )
+        found = pattern.search(text)
+        if found:
+            return text.count("\n", 0, found.start()) + 1
+    return None
+
+
+class _Dumper(yaml.SafeDumper):
+    """Multi-line texts as literal blocks, so a message reads as written."""
+
+
+def _string(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _string)

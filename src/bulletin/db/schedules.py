@@ -1,0 +1,126 @@
+"""The scheduler's store: leadership, due campaigns, starting their runs, quiet hours."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from bulletin import models
+from bulletin.campaign import schedule
+from bulletin.campaign.spec import CampaignSpec, Schedule
+from bulletin.content import check
+from bulletin.db import campaigns as campaign_rows
+from bulletin.db import runs as run_rows
+from bulletin.db import subscribers as subscriber_rows
+from bulletin.db.connection import Connection
+from bulletin.db.queries import sql
+
+LEADER_LOCK_KEY = 0x62756C73  # the advisory lock only the scheduling leader holds
+CHECK_SAMPLES = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """What starting a due campaign did: a run, or a pause with the check's reason."""
+
+    campaign_id: int
+    run: models.Run | None = None
+    paused_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Leadership:
+    connection: Connection
+
+    async def confirm(self) -> None:
+        """Raise a connection error if the lock's session is gone."""
+        await self.connection.fetchval(sql("scheduler_heartbeat"))
+
+
+class ScheduleStore:
+    """Every query the scheduler runs."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @contextlib.asynccontextmanager
+    async def leadership(self) -> AsyncIterator[Leadership | None]:
+        """Leadership while this process holds the lock, else None.
+
+        The lock is a session lock: it is held as long as that connection lives, and a
+        process that dies (or loses its connection) hands leadership on at once.
+        """
+        async with self._pool.acquire() as connection:
+            if not await connection.fetchval(sql("try_scheduler_lock"), LEADER_LOCK_KEY):
+                yield None
+                return
+            try:
+                yield Leadership(connection)
+            finally:
+                with contextlib.suppress(asyncpg.PostgresError, OSError):
+                    await connection.execute(sql("scheduler_unlock"), LEADER_LOCK_KEY)
+
+    async def due(self, now: datetime) -> list[int]:
+        async with self._pool.acquire() as connection:
+            return [row["id"] for row in await connection.fetch(sql("due_campaigns"), now)]
+
+    async def start_due(self, campaign_id: int, now: datetime) -> Started | None:
+        """Start the campaign's due run and move its schedule on, in one transaction."""
+        async with self._pool.acquire() as connection, connection.transaction():
+            row = await connection.fetchrow(sql("lock_due_campaign"), campaign_id, now)
+            if row is None:
+                return None  # another scheduler has it, or it is no longer due
+            design = await campaign_rows.design(connection, campaign_id)
+            problems = await preflight(connection, design.spec)
+            if problems:
+                reason = f"pre-flight check failed: {problems[0]}"
+                await connection.execute(sql("pause_campaign"), campaign_id, reason)
+                return Started(campaign_id, paused_reason=reason)
+            campaign = await campaign_rows.find(connection, design.spec.name)
+            run = await run_rows.start(connection, campaign, scheduled_for=row["next_run_at"])
+            quiet_until = schedule.quiet_until(design.spec.schedule, now)
+            if quiet_until is not None:  # the run waits from the start, not from the next tick
+                await connection.execute(sql("quiet_runs"), campaign_id, quiet_until)
+            started = await connection.fetchval(sql("scheduled_run_count"), campaign_id)
+            following = schedule.next_slot(design.spec.schedule, row["next_run_at"], now, started)
+            await connection.execute(sql("set_next_run"), campaign_id, following)
+            return Started(campaign_id, run=run)
+
+    async def hold_quiet_runs(self, now: datetime) -> tuple[list[int], list[int]]:
+        """Pause running runs in their quiet hours, wake the ones whose quiet hours ended."""
+        quieted: list[int] = []
+        woken: list[int] = []
+        async with self._pool.acquire() as connection:
+            for row in await connection.fetch(sql("quiet_campaigns")):
+                rules = Schedule.model_validate(json.loads(row["schedule"]))
+                until = schedule.quiet_until(rules, now)
+                if until is not None:
+                    rows = await connection.fetch(sql("quiet_runs"), row["id"], until)
+                    quieted += [r["id"] for r in rows]
+                else:
+                    rows = await connection.fetch(sql("wake_runs"), row["id"], now)
+                    woken += [r["id"] for r in rows]
+        return quieted, woken
+
+
+async def preflight(connection: Connection, spec: CampaignSpec) -> list[str]:
+    """The offline part of the pre-flight check, for a sample of the segment's subscribers."""
+    _, samples = await sample(connection, spec, CHECK_SAMPLES)
+    return check.problems(spec.variants, spec.name, json.dumps(spec.fields), samples)
+
+
+async def sample(
+    connection: Connection, spec: CampaignSpec, limit: int
+) -> tuple[int, list[models.Recipient]]:
+    """The segment's size and its first subscribers."""
+    bot_ids = await campaign_rows.segment_bot_ids(connection, spec)
+    rows = await connection.fetch(
+        sql("sample_recipients"), bot_ids, *campaign_rows.segment_filters(spec.segment), limit
+    )
+    audience = rows[0]["audience"] if rows else 0
+    return audience, [subscriber_rows.to_recipient(row) for row in rows]

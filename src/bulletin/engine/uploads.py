@@ -1,0 +1,95 @@
+"""Local media files: uploaded once per bot, then sent by the file_id Telegram gave back."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import os
+from typing import Protocol
+
+from bulletin import models
+from bulletin.engine.ports import Sender
+from bulletin.telegram.classify import Action, Outcome
+
+Key = tuple[str, str]  # (sha256 of the file, media kind)
+
+
+class FileIds(Protocol):
+    async def file_id(self, bot_id: int, sha256: str, kind: str) -> str | None: ...
+
+    async def save(self, bot_id: int, sha256: str, kind: str, file_id: str) -> None: ...
+
+
+class Uploads:
+    """A Sender for one bot that replaces local paths with file ids it has already got.
+
+    The first message with a new file uploads it while every other message with that file
+    waits; then they all send the file_id. A failed upload (a blocked chat, say) lets the
+    next message try.
+    """
+
+    def __init__(self, sender: Sender, bot_id: int, file_ids: FileIds) -> None:
+        self._sender = sender
+        self._bot_id = bot_id
+        self._file_ids = file_ids
+        self._known: dict[Key, str] = {}
+        self._digests: dict[tuple[str, int, int], str] = {}
+        self._lock = asyncio.Lock()
+        self.uploads = 0
+
+    async def send(self, chat_id: int, message: models.Message, *, paid: bool = False) -> Outcome:
+        try:
+            keys = [self._key(media) for media in message.media]
+        except OSError as exc:  # the same for every chat: pause the run, with the reason
+            return Outcome(Action.CONTENT_ERROR, f"cannot read the media file: {exc}")
+        if all(key is None or key in self._known for key in keys):
+            return await self._sender.send(chat_id, self._resolved(message, keys), paid=paid)
+        async with self._lock:
+            for key in keys:
+                if key is not None and key not in self._known:
+                    await self._recall(key)
+            resolved = self._resolved(message, keys)
+            if not any(m.origin is models.MediaOrigin.PATH for m in resolved.media):
+                return await self._sender.send(chat_id, resolved, paid=paid)
+            self.uploads += 1
+            outcome = await self._sender.send(chat_id, resolved, paid=paid)
+            await self._remember(keys, resolved, outcome)
+            return outcome
+
+    async def close(self) -> None:
+        await self._sender.close()
+
+    def _key(self, media: models.Media) -> Key | None:
+        if media.origin is not models.MediaOrigin.PATH:
+            return None
+        status = os.stat(media.source)
+        stamp = (media.source, status.st_mtime_ns, status.st_size)
+        if stamp not in self._digests:
+            with open(media.source, "rb") as file:
+                self._digests[stamp] = hashlib.file_digest(file, "sha256").hexdigest()
+        return self._digests[stamp], media.kind.value
+
+    def _resolved(self, message: models.Message, keys: list[Key | None]) -> models.Message:
+        media = tuple(
+            dataclasses.replace(item, source=self._known[key])
+            if key is not None and key in self._known
+            else item
+            for item, key in zip(message.media, keys, strict=True)
+        )
+        return dataclasses.replace(message, media=media)
+
+    async def _recall(self, key: Key) -> None:
+        found = await self._file_ids.file_id(self._bot_id, *key)
+        if found is not None:
+            self._known[key] = found
+
+    async def _remember(
+        self, keys: list[Key | None], sent: models.Message, outcome: Outcome
+    ) -> None:
+        if outcome.action is not Action.SENT or len(outcome.file_ids) != len(sent.media):
+            return
+        for key, item, file_id in zip(keys, sent.media, outcome.file_ids, strict=True):
+            if key is not None and item.origin is models.MediaOrigin.PATH:
+                self._known[key] = file_id
+                await self._file_ids.save(self._bot_id, *key, file_id)
