@@ -409,3 +409,99 @@ UPDATE deliveries
 UPDATE bots SET token = $2, api_url = $3, rate_per_s = $4, status = 'active'
  WHERE id = $1
 RETURNING *;
+
+-- ───── listener and audience (issue 5) ─────
+
+-- name: claim_update
+-- $1 bot_id, $2 update_id
+-- Marks an update as applied and moves the bot's polling offset past it, in the
+-- transaction that applies it. No row back: it was applied before, do nothing.
+WITH claimed AS (
+    INSERT INTO processed_updates (bot_id, update_id) VALUES ($1, $2)
+    ON CONFLICT DO NOTHING
+    RETURNING update_id
+), advanced AS (
+    INSERT INTO update_offsets AS o (bot_id, next_update_id) VALUES ($1, $2 + 1)
+    ON CONFLICT (bot_id) DO UPDATE
+       SET next_update_id = greatest(o.next_update_id, EXCLUDED.next_update_id),
+           updated_at = clock_timestamp()
+)
+SELECT update_id FROM claimed;
+
+-- name: next_update_id
+-- $1 bot_id
+SELECT next_update_id FROM update_offsets WHERE bot_id = $1;
+
+-- name: prune_processed_updates
+-- $1 keep_s
+-- Telegram redelivers an update for a day at most; older ids only take space.
+DELETE FROM processed_updates
+ WHERE processed_at < clock_timestamp() - make_interval(secs => $1);
+
+-- name: chat_status
+-- $1 bot_id, $2 chat_id
+SELECT status FROM subscribers WHERE bot_id = $1 AND chat_id = $2 FOR UPDATE;
+
+-- name: subscribe_chat
+-- $1 bot_id, $2 chat_id, $3 chat_type, $4 first_name, $5 username, $6 language_code,
+-- $7 title, $8 source, $9 can_post, $10 flagged
+-- The chat opted in (/start, or an admin added the bot): subscribed, with fresh details.
+-- A chat already subscribed keeps the source it first came from. A forgotten chat
+-- that opts in again loses its tombstone: it is a new subscriber from now on.
+WITH previous AS (
+    SELECT status FROM subscribers WHERE bot_id = $1 AND chat_id = $2
+), unburied AS (
+    DELETE FROM forgotten_chats WHERE bot_id = $1 AND chat_hash = chat_hash($1, $2)
+), upserted AS (
+    INSERT INTO subscribers AS s
+           (bot_id, chat_id, chat_type, first_name, username, language_code, title, source,
+            can_post, flagged)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+    ON CONFLICT (bot_id, chat_id) DO UPDATE
+       SET status        = 'subscribed',
+           chat_type     = EXCLUDED.chat_type,
+           first_name    = coalesce(EXCLUDED.first_name, s.first_name),
+           username      = coalesce(EXCLUDED.username, s.username),
+           language_code = coalesce(EXCLUDED.language_code, s.language_code),
+           title         = coalesce(EXCLUDED.title, s.title),
+           source        = CASE WHEN s.status = 'subscribed' THEN coalesce(s.source, EXCLUDED.source)
+                                ELSE EXCLUDED.source END,
+           can_post      = coalesce(EXCLUDED.can_post, s.can_post),
+           flagged       = CASE WHEN EXCLUDED.can_post IS NULL THEN s.flagged
+                                ELSE EXCLUDED.flagged END,
+           updated_at    = clock_timestamp()
+)
+SELECT (SELECT status FROM previous) AS previous_status;
+
+-- name: set_chat_status
+-- $1 bot_id, $2 chat_id, $3 chat_type, $4 status
+-- An opt-out (/stop, a block, the bot removed) is remembered even for a chat never
+-- seen before, so that no later import subscribes it; such a chat keeps its id only.
+WITH previous AS (
+    SELECT status FROM subscribers WHERE bot_id = $1 AND chat_id = $2
+), upserted AS (
+    INSERT INTO subscribers AS s (bot_id, chat_id, chat_type, status, source)
+    VALUES ($1, $2, $3, $4, 'listener')
+    ON CONFLICT (bot_id, chat_id) DO UPDATE
+       SET status = EXCLUDED.status, updated_at = clock_timestamp()
+     WHERE s.status <> EXCLUDED.status
+)
+SELECT (SELECT status FROM previous) AS previous_status;
+
+-- name: set_chat_rights
+-- $1 bot_id, $2 chat_id, $3 chat_type, $4 title, $5 can_post, $6 flagged
+-- The bot's rights in a group or channel changed. A chat not known yet is one the bot
+-- joined before bulletin listened: its admins added the bot, so it is subscribed.
+WITH previous AS (
+    SELECT status FROM subscribers WHERE bot_id = $1 AND chat_id = $2
+), upserted AS (
+    INSERT INTO subscribers AS s (bot_id, chat_id, chat_type, title, can_post, flagged, source)
+    VALUES ($1, $2, $3, $4, $5, $6, 'added')
+    ON CONFLICT (bot_id, chat_id) DO UPDATE
+       SET chat_type = EXCLUDED.chat_type,
+           title = coalesce(EXCLUDED.title, s.title),
+           can_post = EXCLUDED.can_post,
+           flagged = EXCLUDED.flagged,
+           updated_at = clock_timestamp()
+)
+SELECT (SELECT status FROM previous) AS previous_status;
