@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from bulletin import __version__, errors
-from bulletin.cli import audience, bots, campaigns, delivery, demo, sandbox
+from bulletin.cli import audience, bots, campaigns, delivery, demo, listen, sandbox
 from bulletin.cli.context import Options, configure_logging, database, run
 from bulletin.cli.output import console, error_console
 from bulletin.db import migrations
@@ -27,6 +27,7 @@ app.add_typer(audience.app, name="audience")
 app.add_typer(campaigns.app, name="campaign")
 delivery.register(app)
 sandbox.register(app)
+listen.register(app)
 demo.register(app)
 
 

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from bulletin import models
 from bulletin.db.connection import Connection
-from bulletin.db.pool import Pool
+from bulletin.db.pool import Pool, retrying
 from bulletin.db.queries import sql
 from bulletin.subscriptions import Change, Decision, Kind
 
@@ -20,7 +20,13 @@ class UpdateStore:
         self._pool = pool
 
     async def apply(self, bot_id: int, update_id: int, decision: Decision) -> bool:
-        """Apply a decision in the transaction that marks its update processed."""
+        """Apply a decision in the transaction that marks its update processed.
+
+        Transient database errors are waited out: the transaction applies whole or not at all.
+        """
+        return await retrying(lambda: self._apply(bot_id, update_id, decision), what="apply_update")
+
+    async def _apply(self, bot_id: int, update_id: int, decision: Decision) -> bool:
         async with self._pool.acquire() as connection, connection.transaction():
             claimed = await connection.fetchval(sql("claim_update"), bot_id, update_id)
             if claimed is None:

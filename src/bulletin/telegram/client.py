@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from aiogram import Bot
+from aiogram import Bot, types
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
@@ -74,6 +74,25 @@ class BotClient:
         except Exception as exc:  # every failure is classified in one place
             return classify.classify(exc)
         return classify.sent(message.message_id)
+
+    async def get_updates(
+        self, offset: int, timeout_s: int, allowed_updates: list[str]
+    ) -> list[types.Update]:
+        """Long-poll for updates from offset on; aiogram's errors are left to the caller."""
+        return await self._bot.get_updates(
+            offset=offset,
+            timeout=timeout_s,
+            allowed_updates=allowed_updates,
+            request_timeout=int(timeout_s + self._timeout_s),
+        )
+
+    async def set_webhook(self, url: str, secret_token: str, allowed_updates: list[str]) -> None:
+        """Ask Telegram to push updates to url, signed with secret_token."""
+        await self._bot.set_webhook(url, secret_token=secret_token, allowed_updates=allowed_updates)
+
+    async def delete_webhook(self) -> None:
+        """Stop pushing updates; pending ones wait for getUpdates (or the next webhook)."""
+        await self._bot.delete_webhook(drop_pending_updates=False)
 
     async def close(self) -> None:
         await self._bot.session.close()
