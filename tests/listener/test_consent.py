@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 
 from bulletin import config
+from bulletin.db import audience
 from bulletin.sandbox import Sandbox, World
 from tests.listener.conftest import GOODBYE, Setup, listening
 from tests.support import (
@@ -23,6 +26,18 @@ CAMPAIGN_TEXT = "Spring sale"
 RATE = 600.0  # 3,000 chats in about 5 s: fast for a test, still paced by the sandbox
 
 
+@contextlib.asynccontextmanager
+async def world_of(
+    pool: asyncpg.Pool, settings: config.Settings, users: int, seed: int
+) -> AsyncIterator[tuple[World, Setup]]:
+    """A generated world served by the sandbox, its bot registered in bulletin."""
+    world = World.generate(users, seed=seed)
+    sandbox_bot = world.add_bot(rate_per_s=RATE)
+    async with Sandbox(world) as sandbox:
+        bot = await register_bot(pool, sandbox, sandbox_bot, f"bot{seed}", RATE)
+        yield world, Setup(sandbox, bot, pool, settings)
+
+
 def campaign_messages(sandbox: Sandbox, chat_id: int) -> int:
     return sum(1 for e in sandbox.ledger if e.chat_id == chat_id and e.text == CAMPAIGN_TEXT)
 
@@ -30,12 +45,9 @@ def campaign_messages(sandbox: Sandbox, chat_id: int) -> int:
 async def test_stop_then_import__stays_unsubscribed_and_the_next_campaign_skips_them(
     pool: asyncpg.Pool, listener_settings: config.Settings, tmp_path: Path
 ) -> None:
-    world = World.generate(50, seed=21)
-    sandbox_bot = world.add_bot(rate_per_s=RATE)
-    person = next(iter(world.chats))
-    async with Sandbox(world) as sandbox:
-        bot = await register_bot(pool, sandbox, sandbox_bot, "consent", RATE)
-        setup = Setup(sandbox, bot, pool, listener_settings)
+    async with world_of(pool, listener_settings, 50, 21) as (world, setup):
+        sandbox, bot = setup.sandbox, setup.bot
+        person = next(iter(world.chats))
         async with listening(setup, "polling"):
             await setup.processed(sandbox.actions.stop(bot.id, person))
 
@@ -53,11 +65,8 @@ async def test_stop_then_import__stays_unsubscribed_and_the_next_campaign_skips_
 async def test_stop_during_a_3000_chat_run__nothing_from_that_run(
     pool: asyncpg.Pool, listener_settings: config.Settings, tmp_path: Path
 ) -> None:
-    world = World.generate(3000, seed=22)
-    sandbox_bot = world.add_bot(rate_per_s=RATE)
-    async with Sandbox(world) as sandbox:
-        bot = await register_bot(pool, sandbox, sandbox_bot, "busy", RATE)
-        setup = Setup(sandbox, bot, pool, listener_settings)
+    async with world_of(pool, listener_settings, 3000, 22) as (world, setup):
+        sandbox, bot = setup.sandbox, setup.bot
         await import_world(pool, world, bot, tmp_path)
         # The last chat in the run's order: its turn comes about 5 s after the start.
         last_chat = await pool.fetchval("SELECT chat_id FROM subscribers ORDER BY id DESC LIMIT 1")
@@ -85,3 +94,28 @@ async def test_stop_during_a_3000_chat_run__nothing_from_that_run(
     assert skipped is not None
     assert (skipped["status"], skipped["failure"]) == ("skipped", "unsubscribed")
     assert sum(1 for e in sandbox.ledger if e.text == CAMPAIGN_TEXT) == 2999
+
+
+async def test_forgotten_chat_sends_start__subscribed_again_without_the_old_data(
+    pool: asyncpg.Pool, listener_settings: config.Settings, tmp_path: Path
+) -> None:
+    async with world_of(pool, listener_settings, 5, 23) as (world, setup):
+        sandbox, bot = setup.sandbox, setup.bot
+        person = next(iter(world.chats))
+        await import_world(pool, world, bot, tmp_path)
+        await pool.execute("UPDATE subscribers SET tags = '{vip}', fields = '{\"city\": \"Oslo\"}'")
+        async with pool.acquire() as connection:
+            await audience.forget(connection, bot.id, person)
+        assert await import_world(pool, world, bot, tmp_path) == 0  # the tombstone holds
+        assert await setup.status(person) is None
+
+        async with listening(setup, "polling"):
+            await setup.processed(sandbox.actions.start(bot.id, person, "back"))
+        assert await import_world(pool, world, bot, tmp_path) == 0  # known again: merged
+
+    row = await setup.subscriber(person)
+    assert row is not None
+    assert (row["status"], row["source"], row["tags"], row["fields"]) == (
+        "subscribed", "back", [], "{}",
+    )  # fmt: skip
+    assert await pool.fetchval("SELECT count(*) FROM forgotten_chats") == 0

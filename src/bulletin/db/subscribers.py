@@ -46,6 +46,8 @@ class StagedSubscriber(Protocol):
 class MergeResult:
     inserted: int
     updated: int
+    resubscribed: int = 0  # opted-out chats re-subscribed by --resubscribe
+    forgotten: int = 0  # chats left out because they were forgotten
 
 
 async def import_staged(
@@ -55,19 +57,26 @@ async def import_staged(
     *,
     tags: tuple[str, ...] = (),
     source: str = "import",
+    resubscribe: bool = False,
 ) -> MergeResult:
     """COPY rows into a staging table and merge them in one statement.
 
     Must run inside a transaction: the staging table drops on commit, and an error
-    raised while `staged` is consumed rolls everything back.
+    raised while `staged` is consumed rolls everything back. With resubscribe, chats
+    that unsubscribed are subscribed again (an event each); blocked and gone chats never.
     """
     await connection.execute(sql("create_staging"))
     await connection.copy_records_to_table(
         "audience_staging", records=(_as_row(row) for row in staged), columns=STAGING_COLUMNS
     )
-    row = await connection.fetchrow(sql("merge_staging"), bot_id, list(tags), source)
+    row = await connection.fetchrow(sql("merge_staging"), bot_id, list(tags), source, resubscribe)
     assert row is not None
-    return MergeResult(inserted=row["inserted"], updated=row["updated"])
+    return MergeResult(
+        inserted=row["inserted"],
+        updated=row["updated"],
+        resubscribed=row["resubscribed"],
+        forgotten=row["forgotten"],
+    )
 
 
 def _as_row(staged: StagedSubscriber) -> tuple[Any, ...]:

@@ -55,18 +55,33 @@ CREATE TEMPORARY TABLE audience_staging (
 ) ON COMMIT DROP;
 
 -- name: merge_staging
--- $1 bot_id, $2 extra tags (text[]), $3 source
+-- $1 bot_id, $2 extra tags (text[]), $3 source, $4 resubscribe (boolean)
 -- Merges the staged file into subscribers in one statement. A chat listed twice
 -- takes the last line's fields and the union of its tags. A chat already known
--- keeps its status: an import never re-subscribes a chat that opted out.
+-- keeps its status: an import never re-subscribes a chat that opted out, unless $4
+-- asks for unsubscribed chats to be re-subscribed, each logged as an event. A
+-- forgotten chat's tombstone keeps it out.
 WITH staged_tags AS (
     SELECT chat_id, array_agg(DISTINCT tag ORDER BY tag) AS tags
       FROM audience_staging, unnest(tags || $2::text[]) AS tag
      GROUP BY chat_id
 ), staged AS (
     SELECT DISTINCT ON (chat_id) *
-      FROM audience_staging
+      FROM audience_staging a
+     -- The first test runs once: without tombstones no chat id is hashed.
+     WHERE NOT EXISTS (SELECT 1 FROM forgotten_chats WHERE bot_id = $1)
+        OR NOT EXISTS (SELECT 1 FROM forgotten_chats f
+                        WHERE f.bot_id = $1 AND f.chat_hash = chat_hash($1, a.chat_id))
      ORDER BY chat_id, line DESC
+), resubscribed AS (
+    -- Read before the merge (one snapshot): the chats whose opt-out $4 overrides.
+    SELECT s.chat_id
+      FROM subscribers s JOIN staged st ON st.chat_id = s.chat_id
+     WHERE $4 AND s.bot_id = $1 AND s.status = 'unsubscribed'
+), logged AS (
+    INSERT INTO events (kind, bot_id, chat_id, detail)
+    SELECT 'subscriber.resubscribed', $1, chat_id, 'audience import --resubscribe'
+      FROM resubscribed
 ), merged AS (
     INSERT INTO subscribers AS s
            (bot_id, chat_id, chat_type, first_name, username, language_code, tags, fields, source)
@@ -79,11 +94,16 @@ WITH staged_tags AS (
            language_code = coalesce(EXCLUDED.language_code, s.language_code),
            tags          = ARRAY(SELECT DISTINCT x FROM unnest(s.tags || EXCLUDED.tags) AS x ORDER BY x),
            fields        = s.fields || EXCLUDED.fields,
+           status        = CASE WHEN $4 AND s.status = 'unsubscribed' THEN 'subscribed'
+                                ELSE s.status END,
            updated_at    = clock_timestamp()
     RETURNING (xmax = 0) AS inserted
 )
 SELECT count(*) FILTER (WHERE inserted) AS inserted,
-       count(*) FILTER (WHERE NOT inserted) AS updated
+       count(*) FILTER (WHERE NOT inserted) AS updated,
+       (SELECT count(*) FROM resubscribed) AS resubscribed,
+       (SELECT count(DISTINCT chat_id) FROM audience_staging)
+           - (SELECT count(*) FROM staged) AS forgotten
   FROM merged;
 
 -- name: subscriber_counts
@@ -505,3 +525,66 @@ WITH previous AS (
            updated_at = clock_timestamp()
 )
 SELECT (SELECT status FROM previous) AS previous_status;
+
+-- name: export_subscribers
+-- $1 bot_id, $2 status (NULL: any), $3 tag (NULL: any), $4 language_code (NULL: any)
+SELECT chat_id, chat_type, status, first_name, username, language_code, tags, fields,
+       source, title, can_post, flagged, created_at, updated_at
+  FROM subscribers
+ WHERE bot_id = $1
+   AND ($2::text IS NULL OR status = $2)
+   AND ($3::text IS NULL OR tags @> ARRAY[$3::text])
+   AND ($4::text IS NULL OR language_code = $4)
+ ORDER BY id;
+
+-- name: export_field_names
+-- $1 bot_id, $2 status (NULL: any), $3 tag (NULL: any), $4 language_code (NULL: any)
+-- The custom fields of the chats export_subscribers returns: the CSV's extra columns.
+SELECT DISTINCT jsonb_object_keys(fields) AS name
+  FROM subscribers
+ WHERE bot_id = $1
+   AND ($2::text IS NULL OR status = $2)
+   AND ($3::text IS NULL OR tags @> ARRAY[$3::text])
+   AND ($4::text IS NULL OR language_code = $4)
+ ORDER BY 1;
+
+-- name: tag_subscribers
+-- $1 bot_id, $2 chat_ids (bigint[]), $3 tags (text[])
+UPDATE subscribers
+   SET tags = ARRAY(SELECT DISTINCT x FROM unnest(tags || $3::text[]) AS x ORDER BY x),
+       updated_at = clock_timestamp()
+ WHERE bot_id = $1 AND chat_id = ANY($2::bigint[])
+RETURNING chat_id;
+
+-- name: untag_subscribers
+-- $1 bot_id, $2 chat_ids (bigint[]), $3 tags (text[])
+UPDATE subscribers
+   SET tags = ARRAY(SELECT x FROM unnest(tags) AS x WHERE x <> ALL($3::text[]) ORDER BY x),
+       updated_at = clock_timestamp()
+ WHERE bot_id = $1 AND chat_id = ANY($2::bigint[])
+RETURNING chat_id;
+
+-- name: forget_chat
+-- $1 bot_id (NULL: every bot), $2 chat_id
+-- Erases a chat: its subscriber row goes (its deliveries with it), its events lose
+-- the chat id and details, and a tombstone of (bot, chat) stays so that no import
+-- brings it back. Only the chat's own /start (or an admin re-adding the bot) does.
+WITH gone AS (
+    DELETE FROM subscribers
+     WHERE ($1::bigint IS NULL OR bot_id = $1) AND chat_id = $2
+    RETURNING bot_id
+), bots_forgetting AS (
+    SELECT bot_id FROM gone
+    UNION
+    SELECT $1::bigint WHERE $1::bigint IS NOT NULL
+), tombstones AS (
+    INSERT INTO forgotten_chats (bot_id, chat_hash)
+    SELECT bot_id, chat_hash(bot_id, $2) FROM bots_forgetting
+    ON CONFLICT DO NOTHING
+), scrubbed AS (
+    UPDATE events SET chat_id = NULL, detail = NULL
+     WHERE ($1::bigint IS NULL OR bot_id = $1) AND chat_id = $2
+), logged AS (
+    INSERT INTO events (kind, bot_id) SELECT 'subscriber.forgotten', bot_id FROM bots_forgetting
+)
+SELECT bot_id, bot_id IN (SELECT bot_id FROM gone) AS was_known FROM bots_forgetting;
