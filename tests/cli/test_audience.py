@@ -199,3 +199,23 @@ async def test_import__malformed_file__clear_error_with_line_and_nothing_importe
     assert expected in err
     assert err.strip().splitlines()[-1].startswith("error: ")
     assert await database.fetchval("SELECT count(*) FROM subscribers") == 0
+
+
+async def test_import__chat_listed_twice__last_line_wins_and_tags_unite(
+    sandbox: Sandbox, cli_env: dict[str, str], tmp_path: Path, database: asyncpg.Connection
+) -> None:
+    await add_bot(sandbox, cli_env)
+    twice = tmp_path / "twice.csv"
+    twice.write_text("chat_id,first_name,tags,city\n7,Al,b;a,Oslo\n8,Bo,,\n7,Alf,c;a,Rome\n")
+
+    code, out, err = await run_cli(
+        "audience", "import", str(twice), "--bot", "news", "--tag", "Z", env=cli_env
+    )
+
+    assert code == 0, err
+    assert "imported 2 new" in out
+    rows = await database.fetch("SELECT chat_id, first_name, tags, fields FROM subscribers")
+    assert sorted(tuple(row) for row in rows) == [
+        (7, "Alf", ["a", "b", "c", "z"], '{"city": "Rome"}'),
+        (8, "Bo", ["z"], "{}"),
+    ]

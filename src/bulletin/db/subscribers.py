@@ -69,7 +69,9 @@ async def import_staged(
     await connection.copy_records_to_table(
         "audience_staging", records=(_as_row(row) for row in staged), columns=STAGING_COLUMNS
     )
-    row = await connection.fetchrow(sql("merge_staging"), bot_id, list(tags), source, resubscribe)
+    await connection.execute(sql("import_work_mem"))
+    extra_tags = sorted(set(tags))
+    row = await connection.fetchrow(sql("merge_staging"), bot_id, extra_tags, source, resubscribe)
     assert row is not None
     return MergeResult(
         inserted=row["inserted"],
@@ -87,7 +89,7 @@ def _as_row(staged: StagedSubscriber) -> tuple[Any, ...]:
         staged.first_name,
         staged.username,
         staged.language_code,
-        list(staged.tags),
+        sorted(set(staged.tags)),  # the merge expects each line's tags sorted and distinct
         json.dumps(dict(staged.fields)),
     )
 

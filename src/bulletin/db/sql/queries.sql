@@ -57,22 +57,31 @@ CREATE TEMPORARY TABLE audience_staging (
 -- name: merge_staging
 -- $1 bot_id, $2 extra tags (text[]), $3 source, $4 resubscribe (boolean)
 -- Merges the staged file into subscribers in one statement. A chat listed twice
--- takes the last line's fields and the union of its tags. A chat already known
--- keeps its status: an import never re-subscribes a chat that opted out, unless $4
--- asks for unsubscribed chats to be re-subscribed, each logged as an event. A
--- forgotten chat's tombstone keeps it out.
-WITH staged_tags AS (
+-- takes the last line's fields and the union of its tags (each line's tags arrive
+-- sorted and distinct). A chat already known keeps its status: an import never
+-- re-subscribes a chat that opted out, unless $4 asks for unsubscribed chats to be
+-- re-subscribed, each logged as an event. A forgotten chat's tombstone keeps it out.
+WITH ranked AS (
+    -- One sort: each line's rank among the lines of its chat (1 = the last line), and
+    -- how many lines the chat has.
+    SELECT a.*, row_number() OVER newest AS rank, count(*) OVER (PARTITION BY chat_id) AS copies
+      FROM audience_staging a
+    WINDOW newest AS (PARTITION BY chat_id ORDER BY line DESC)
+), tags_of_copies AS (
+    -- The union of the tags of a chat listed more than once; usually no rows.
     SELECT chat_id, array_agg(DISTINCT tag ORDER BY tag) AS tags
-      FROM audience_staging, unnest(tags || $2::text[]) AS tag
+      FROM ranked, unnest(tags) AS tag
+     WHERE copies > 1
      GROUP BY chat_id
 ), staged AS (
-    SELECT DISTINCT ON (chat_id) *
-      FROM audience_staging a
-     -- The first test runs once: without tombstones no chat id is hashed.
-     WHERE NOT EXISTS (SELECT 1 FROM forgotten_chats WHERE bot_id = $1)
-        OR NOT EXISTS (SELECT 1 FROM forgotten_chats f
-                        WHERE f.bot_id = $1 AND f.chat_hash = chat_hash($1, a.chat_id))
-     ORDER BY chat_id, line DESC
+    SELECT r.chat_id, r.chat_type, r.first_name, r.username, r.language_code, r.fields,
+           coalesce(t.tags, r.tags) AS tags
+      FROM ranked r LEFT JOIN tags_of_copies t USING (chat_id)
+     WHERE r.rank = 1
+       -- The first test runs once: without tombstones no chat id is hashed.
+       AND (NOT EXISTS (SELECT 1 FROM forgotten_chats WHERE bot_id = $1)
+            OR NOT EXISTS (SELECT 1 FROM forgotten_chats f
+                            WHERE f.bot_id = $1 AND f.chat_hash = chat_hash($1, r.chat_id)))
 ), resubscribed AS (
     -- Read before the merge (one snapshot): the chats whose opt-out $4 overrides.
     SELECT s.chat_id
@@ -85,9 +94,11 @@ WITH staged_tags AS (
 ), merged AS (
     INSERT INTO subscribers AS s
            (bot_id, chat_id, chat_type, first_name, username, language_code, tags, fields, source)
-    SELECT $1, st.chat_id, st.chat_type, st.first_name, st.username, st.language_code,
-           coalesce(t.tags, '{}'), st.fields, $3
-      FROM staged st LEFT JOIN staged_tags t USING (chat_id)
+    SELECT $1, chat_id, chat_type, first_name, username, language_code,
+           CASE WHEN cardinality($2::text[]) = 0 THEN tags
+                ELSE ARRAY(SELECT DISTINCT x FROM unnest(tags || $2::text[]) AS x ORDER BY x) END,
+           fields, $3
+      FROM staged
     ON CONFLICT (bot_id, chat_id) DO UPDATE
        SET first_name    = coalesce(EXCLUDED.first_name, s.first_name),
            username      = coalesce(EXCLUDED.username, s.username),
@@ -102,9 +113,12 @@ WITH staged_tags AS (
 SELECT count(*) FILTER (WHERE inserted) AS inserted,
        count(*) FILTER (WHERE NOT inserted) AS updated,
        (SELECT count(*) FROM resubscribed) AS resubscribed,
-       (SELECT count(DISTINCT chat_id) FROM audience_staging)
-           - (SELECT count(*) FROM staged) AS forgotten
+       (SELECT count(*) FROM ranked WHERE rank = 1) - count(*) AS forgotten
   FROM merged;
+
+-- name: import_work_mem
+-- The merge sorts the whole file once; in memory, not in temporary files.
+SET LOCAL work_mem = '128MB';
 
 -- name: subscriber_counts
 -- $1 bot_id (NULL for all bots)
