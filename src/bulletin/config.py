@@ -44,6 +44,26 @@ class TelegramSettings(BaseModel):
     proxy_retry_s: float = Field(default=30.0, gt=0)
 
 
+class ListenerSettings(BaseModel):
+    """How the listener answers the people who opt in and out."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    welcome_text: str = "You're subscribed. Send /stop to unsubscribe at any time."
+    stop_confirmation: str = "You're unsubscribed and won't hear from us again. /start to rejoin."
+    stop_keywords: tuple[str, ...] = ("stop", "unsubscribe")
+    poll_timeout_s: int = Field(default=30, ge=0, le=50)
+    reply_timeout_s: float = Field(default=10.0, gt=0)
+
+    @pydantic.field_validator("stop_keywords", mode="before")
+    @classmethod
+    def _split_keywords(cls, value: object) -> object:
+        """A comma-separated string (from the environment) is a list too."""
+        if isinstance(value, str):
+            return tuple(part for part in (p.strip() for p in value.split(",")) if part)
+        return value
+
+
 class Settings(BaseModel):
     """Everything bulletin reads from its environment, resolved once and passed down."""
 
@@ -54,6 +74,7 @@ class Settings(BaseModel):
     log_level: str = "WARNING"
     worker: WorkerSettings = WorkerSettings()
     telegram: TelegramSettings = TelegramSettings()
+    listener: ListenerSettings = ListenerSettings()
 
     @property
     def embedded_pgdata(self) -> Path:

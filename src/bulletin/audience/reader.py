@@ -43,6 +43,11 @@ _EXTENSION_FORMATS: dict[str, Format] = {
     ".json": "jsonl",
 }
 _KNOWN_COLUMNS = ("chat_id", "first_name", "username", "language_code", "tags")
+# What `audience export` writes besides the known columns. Read-only: an import ignores
+# them, so an exported file imports back unchanged and no file can set a chat's status.
+READ_ONLY_COLUMNS = (
+    "chat_type", "status", "source", "title", "can_post", "flagged", "created_at", "updated_at",
+)  # fmt: skip
 _HEADER_NAMES_SHOWN = 10
 
 
@@ -241,7 +246,7 @@ def _json_tags(value: object) -> tuple[str, ...]:
 def _json_fields(data: dict[str, Any]) -> dict[str, str]:
     fields: dict[str, str] = {}
     for key, value in data.items():
-        if key not in _KNOWN_COLUMNS:
+        if key not in _KNOWN_COLUMNS and key not in READ_ONLY_COLUMNS:
             text = clean_text(f"field {quote(key)}", _json_field_text(key, value))
             if text is not None:
                 fields[key] = text
@@ -331,7 +336,7 @@ def _parse_header(names: list[str], source: str, number: int) -> _Header:
         seen.add(name)
         if name in _KNOWN_COLUMNS:
             known[name] = index
-        else:
+        elif name not in READ_ONLY_COLUMNS:
             custom.append((name, index))
     if "chat_id" not in known:
         message = f"CSV header has no chat_id column (found: {_listed(names)})"
@@ -341,7 +346,7 @@ def _parse_header(names: list[str], source: str, number: int) -> _Header:
 
 def _column_key(name: str) -> str:
     lowered = name.lower()
-    return lowered if lowered in _KNOWN_COLUMNS else name
+    return lowered if lowered in _KNOWN_COLUMNS or lowered in READ_ONLY_COLUMNS else name
 
 
 def _header_name_problem(name: str, index: int, seen: set[str]) -> str | None:

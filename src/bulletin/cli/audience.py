@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import typer
 
 from bulletin import errors, models
 from bulletin.audience.reader import AudienceRecord, LineError, read_audience
+from bulletin.audience.writer import Format, Writer
 from bulletin.cli.context import Options, database, run
 from bulletin.cli.output import console, error_console, print_json, print_table
+from bulletin.db import audience as audience_rows
 from bulletin.db import bots as bot_rows
 from bulletin.db import subscribers
 
@@ -55,8 +58,20 @@ def import_file(
     skip_invalid: Annotated[
         bool, typer.Option("--skip-invalid", help="Import the valid lines, report the rest")
     ] = False,
+    resubscribe: Annotated[
+        bool,
+        typer.Option(
+            "--resubscribe",
+            help="Subscribe again the listed chats that unsubscribed (each logged as an event); "
+            "only when they opted in again elsewhere. Blocked and gone chats stay out.",
+        ),
+    ] = False,
 ) -> None:
-    """Import (merge) subscribers; any invalid line aborts the whole import unless --skip-invalid."""
+    """Import (merge) subscribers; any invalid line aborts the whole import unless --skip-invalid.
+
+    A chat that unsubscribed, blocked the bot or was forgotten is never subscribed by an
+    import (unless --resubscribe, for unsubscribed chats only).
+    """
     settings = ctx.ensure_object(Options).settings()
     source = "<stdin>" if file == "-" else file
     extra_tags = tuple(sorted({t.strip().lower() for t in tag or [] if t.strip()}))
@@ -68,7 +83,11 @@ def import_file(
             bad = LineErrors()
             async with connection.transaction():
                 result = await subscribers.import_staged(
-                    connection, found.id, bad.records(items), tags=extra_tags
+                    connection,
+                    found.id,
+                    bad.records(items),
+                    tags=extra_tags,
+                    resubscribe=resubscribe,
                 )
                 if bad.items:
                     bad.report(source)
@@ -84,6 +103,10 @@ def import_file(
     console.print(
         f"imported {result.inserted:,} new and merged {result.updated:,} known subscribers"
     )
+    if result.resubscribed:
+        console.print(f"re-subscribed {result.resubscribed:,} chats that had unsubscribed")
+    if result.forgotten:
+        console.print(f"left out {result.forgotten:,} forgotten chats")
 
 
 @app.command("stats")
@@ -129,3 +152,153 @@ def list_subscribers(
         return
     columns = ["chat_id", "chat_type", "status", "first_name", "username", "language_code", "tags"]
     print_table(None, columns, [[row[c] for c in columns] for row in rows])
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    bot: Annotated[str, typer.Option(help="The bot whose audience to export")],
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="File to write; - for stdout")
+    ] = "-",
+    file_format: Annotated[
+        Format | None, typer.Option("--format", help="csv or jsonl (default: by file name)")
+    ] = None,
+    status: Annotated[models.SubscriberStatus | None, typer.Option(help="Only this status")] = None,
+    tag: Annotated[str | None, typer.Option(help="Only chats with this tag")] = None,
+    language: Annotated[str | None, typer.Option(help="Only this language_code")] = None,
+) -> None:
+    """Write subscribers as CSV or JSON Lines, in the shape `audience import` reads back."""
+    settings = ctx.ensure_object(Options).settings()
+    chosen_format = file_format or Format.of_path(output)
+
+    async def go() -> int:
+        async with database(settings) as pool, pool.acquire() as connection:
+            found = await bot_rows.find(connection, bot)
+            selection = audience_rows.Filter(
+                found.id,
+                status,
+                tag.lower() if tag else None,
+                language.lower() if language else None,
+            )
+            names = await audience_rows.field_names(connection, selection)
+            with _output(output) as stream:
+                writer = Writer(stream, chosen_format, names)
+                async with connection.transaction():
+                    async for record in audience_rows.export(connection, selection):
+                        writer.write(record)
+            return writer.written
+
+    written = run(go())
+    where = "" if output == "-" else f" to {output}"
+    error_console.print(f"exported {written:,} subscribers{where}", markup=False)
+
+
+@contextlib.contextmanager
+def _output(path: str) -> Iterator[TextIO]:
+    if path == "-":
+        yield sys.stdout
+        return
+    try:
+        stream = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed below
+    except OSError as error:
+        raise errors.InputError(f"cannot write {path}: {error.strerror or error}") from None
+    with stream:
+        yield stream
+
+
+ChatIds = Annotated[
+    list[int] | None,
+    typer.Argument(help="Chat ids; put -- before the first if it is negative (a group)"),
+]
+FileOption = Annotated[
+    str | None, typer.Option("--file", help="Also the chat ids of an audience file (any format)")
+]
+
+
+@app.command("tag")
+def tag_chats(
+    ctx: typer.Context,
+    tag: Annotated[str, typer.Argument(help="Tag to add (or several, comma-separated)")],
+    chat_ids: ChatIds = None,
+    bot: Annotated[str, typer.Option(help="The bot whose subscribers to tag")] = "",
+    file: FileOption = None,
+) -> None:
+    """Add a tag to subscribers: `bulletin audience tag vip --bot news 1001 1002`."""
+    _retag(ctx, bot, tag, chat_ids, file, add=True)
+
+
+@app.command("untag")
+def untag_chats(
+    ctx: typer.Context,
+    tag: Annotated[str, typer.Argument(help="Tag to remove (or several, comma-separated)")],
+    chat_ids: ChatIds = None,
+    bot: Annotated[str, typer.Option(help="The bot whose subscribers to untag")] = "",
+    file: FileOption = None,
+) -> None:
+    """Remove a tag from subscribers."""
+    _retag(ctx, bot, tag, chat_ids, file, add=False)
+
+
+def _retag(
+    ctx: typer.Context, bot: str, tag: str, chat_ids: list[int] | None, file: str | None, add: bool
+) -> None:
+    settings = ctx.ensure_object(Options).settings()
+    tags = sorted({part.strip().lower() for part in tag.split(",") if part.strip()})
+    wanted = set(chat_ids or []) | (_file_chat_ids(file) if file else set())
+    if not bot or not tags or not wanted:
+        raise errors.InputError("give --bot, a tag and at least one chat id (or --file)")
+
+    async def go() -> set[int]:
+        async with database(settings) as pool, pool.acquire() as connection:
+            found = await bot_rows.find(connection, bot)
+            change = audience_rows.tag if add else audience_rows.untag
+            return await change(connection, found.id, sorted(wanted), tags)
+
+    found_ids = run(go())
+    verb = "tagged" if add else "untagged"
+    console.print(f"{verb} {len(found_ids):,} subscribers ({', '.join(tags)})")
+    missing = len(wanted - found_ids)
+    if missing:
+        error_console.print(f"{missing:,} chat ids are not subscribers of {bot}", markup=False)
+
+
+def _file_chat_ids(path: str) -> set[int]:
+    bad = LineErrors()
+    ids = {record.chat_id for record in bad.records(read_audience(path, stdin=sys.stdin))}
+    if bad.items:
+        bad.report("<stdin>" if path == "-" else path)
+        raise errors.InputError(f"{len(bad.items)} invalid line(s); nothing changed", source=path)
+    return ids
+
+
+@app.command("forget")
+def forget(
+    ctx: typer.Context,
+    chat_id: Annotated[int, typer.Argument(help="The chat to forget (-- before a negative id)")],
+    bot: Annotated[
+        str | None, typer.Option(help="Only for this bot (default: every bot that knows it)")
+    ] = None,
+) -> None:
+    """Erase a chat's personal data; a hashed tombstone keeps imports from bringing it back.
+
+    The chat's row, its deliveries and the chat id in its events are deleted. If the
+    person sends /start again (or an admin adds the bot to the group again), they are a
+    new subscriber, without the old data.
+    """
+    settings = ctx.ensure_object(Options).settings()
+
+    async def go() -> list[audience_rows.Forgotten]:
+        async with database(settings) as pool, pool.acquire() as connection:
+            bot_id = (await bot_rows.find(connection, bot)).id if bot else None
+            async with connection.transaction():
+                return await audience_rows.forget(connection, bot_id, chat_id)
+
+    forgotten = run(go())
+    known = sum(1 for item in forgotten if item.was_known)
+    if not forgotten:
+        raise errors.NotFound(f"no bot has chat {chat_id} as a subscriber; nothing to forget")
+    console.print(
+        f"forgot chat {chat_id}: personal data erased for {known} bot(s); "
+        f"tombstones keep it from being imported again for {len(forgotten)} bot(s)"
+    )

@@ -7,6 +7,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -95,14 +96,25 @@ def serve(
         ),
     ] = 0,
     resend_uncertain: ResendOption = False,
+    webhook_base: Annotated[
+        str | None,
+        typer.Option(
+            help="Also receive /start, /stop and chat changes by webhook at this public base URL"
+        ),
+    ] = None,
+    webhook_host: Annotated[str, typer.Option(help="Address the webhook server binds")] = (
+        "127.0.0.1"
+    ),
+    webhook_port: Annotated[int, typer.Option(help="Port the webhook server binds")] = 8443,
 ) -> None:
     """Deliver every pending run until SIGINT/SIGTERM (in-flight sends drain, then exit 0)."""
     options = ctx.ensure_object(Options)
     settings = _with_resend(options.settings(), resend_uncertain)
+    webhook = Webhook(webhook_base, webhook_host, webhook_port) if webhook_base else None
     if workers > 0:
-        _supervise(options, workers, resend_uncertain)
+        _supervise(options, workers, resend_uncertain, webhook)
         return
-    run(_serve_in_process(settings))
+    run(_serve_in_process(settings, webhook))
 
 
 def worker(ctx: typer.Context, resend_uncertain: ResendOption = False) -> None:
@@ -115,23 +127,46 @@ def worker(ctx: typer.Context, resend_uncertain: ResendOption = False) -> None:
         raise typer.Exit(GAVE_UP_EXIT_CODE) from None
 
 
-async def _serve_in_process(settings: config.Settings) -> None:
+@dataclass(frozen=True)
+class Webhook:
+    base_url: str
+    host: str
+    port: int
+
+
+async def _serve_in_process(settings: config.Settings, webhook: Webhook | None = None) -> None:
     stop = asyncio.Event()
     stop_on_signals(stop)
     async with database(settings, max_size=20) as pool:
         serving = make_worker(pool, settings)
         error_console.print(f"serving as {serving.worker_id}; Ctrl-C to stop", markup=False)
         # Every serve process offers to schedule; an advisory lock elects one leader.
-        scheduling = asyncio.create_task(make_scheduler(pool).run(stop))
+        side_tasks = [asyncio.create_task(make_scheduler(pool).run(stop))]
+        if webhook is not None:
+            side_tasks.append(
+                asyncio.create_task(_receive_by_webhook(pool, settings, stop, webhook))
+            )
         try:
             await serving.run(stop)
         finally:
             stop.set()
-            await scheduling
+            await asyncio.gather(*side_tasks)
     error_console.print("stopped", markup=False)
 
 
-def _supervise(options: Options, workers: int, resend_uncertain: bool) -> None:
+async def _receive_by_webhook(
+    pool: Pool, settings: config.Settings, stop: asyncio.Event, webhook: Webhook
+) -> None:
+    from bulletin.cli.listen import receive_updates
+
+    await receive_updates(
+        pool, settings, stop, webhook_base=webhook.base_url, host=webhook.host, port=webhook.port
+    )
+
+
+def _supervise(
+    options: Options, workers: int, resend_uncertain: bool, webhook: Webhook | None
+) -> None:
     from bulletin.engine.supervisor import Supervisor
 
     command = [sys.executable, "-m", "bulletin", *["-v"] * options.verbose, "worker"]
@@ -143,7 +178,17 @@ def _supervise(options: Options, workers: int, resend_uncertain: bool) -> None:
         stop = asyncio.Event()
         stop_on_signals(stop)
         error_console.print(f"supervising {workers} worker processes; Ctrl-C to stop")
-        return await supervisor.run(stop)
+        if webhook is None:
+            return await supervisor.run(stop)
+        # Updates arrive at one address: the supervisor receives them, workers send.
+        settings = options.settings()
+        async with database(settings) as pool:
+            receiving = asyncio.create_task(_receive_by_webhook(pool, settings, stop, webhook))
+            try:
+                return await supervisor.run(stop)
+            finally:
+                stop.set()
+                await receiving
 
     gave_up = run(go())
     if gave_up:

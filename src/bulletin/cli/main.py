@@ -16,6 +16,7 @@ from bulletin.cli import (
     campaigns,
     delivery,
     demo,
+    listen,
     preflight,
     sandbox,
 )
@@ -38,6 +39,7 @@ preflight.register(campaigns.app)
 app.add_typer(campaigns.app, name="campaign")
 delivery.register(app)
 sandbox.register(app)
+listen.register(app)
 demo.register(app)
 
 

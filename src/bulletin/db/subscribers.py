@@ -48,6 +48,8 @@ class StagedSubscriber(Protocol):
 class MergeResult:
     inserted: int
     updated: int
+    resubscribed: int = 0  # opted-out chats re-subscribed by --resubscribe
+    forgotten: int = 0  # chats left out because they were forgotten
 
 
 async def import_staged(
@@ -57,19 +59,28 @@ async def import_staged(
     *,
     tags: tuple[str, ...] = (),
     source: str = "import",
+    resubscribe: bool = False,
 ) -> MergeResult:
     """COPY rows into a staging table and merge them in one statement.
 
     Must run inside a transaction: the staging table drops on commit, and an error
-    raised while `staged` is consumed rolls everything back.
+    raised while `staged` is consumed rolls everything back. With resubscribe, chats
+    that unsubscribed are subscribed again (an event each); blocked and gone chats never.
     """
     await connection.execute(sql("create_staging"))
     await connection.copy_records_to_table(
         "audience_staging", records=(_as_row(row) for row in staged), columns=STAGING_COLUMNS
     )
-    row = await connection.fetchrow(sql("merge_staging"), bot_id, list(tags), source)
+    await connection.execute(sql("import_work_mem"))
+    extra_tags = sorted(set(tags))
+    row = await connection.fetchrow(sql("merge_staging"), bot_id, extra_tags, source, resubscribe)
     assert row is not None
-    return MergeResult(inserted=row["inserted"], updated=row["updated"])
+    return MergeResult(
+        inserted=row["inserted"],
+        updated=row["updated"],
+        resubscribed=row["resubscribed"],
+        forgotten=row["forgotten"],
+    )
 
 
 def _as_row(staged: StagedSubscriber) -> tuple[Any, ...]:
@@ -80,7 +91,7 @@ def _as_row(staged: StagedSubscriber) -> tuple[Any, ...]:
         staged.first_name,
         staged.username,
         staged.language_code,
-        list(staged.tags),
+        sorted(set(staged.tags)),  # the merge expects each line's tags sorted and distinct
         json.dumps(dict(staged.fields)),
     )
 

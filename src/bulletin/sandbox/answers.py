@@ -48,6 +48,11 @@ def forbidden(reason: str) -> ApiError:
     return ApiError(403, f"Forbidden: {reason}")
 
 
+def conflict(reason: str) -> ApiError:
+    """Return a 409 failure, as for getUpdates while a webhook is set."""
+    return ApiError(409, f"Conflict: {reason}")
+
+
 def unauthorized() -> ApiError:
     """Return the 401 answer to an unknown or revoked token."""
     return ApiError(401, "Unauthorized")

@@ -8,18 +8,25 @@ from typing import Any
 
 from aiohttp import web
 
+from bulletin.sandbox import inbox
+from bulletin.sandbox.actions import Actions
 from bulletin.sandbox.faults import Faults
 from bulletin.sandbox.methods import BotApi
 from bulletin.sandbox.world import ChatKind, ChatState
 
 FAULT_FIELDS = frozenset(f.name for f in dataclasses.fields(Faults) if f.init)
+ACTIONS = frozenset(
+    {"send_text", "start", "stop", "block", "unblock", "add_to_chat", "change_rights",
+     "remove_from_chat", "migrate"}
+)  # fmt: skip
 
 
 class ControlApi:
     """JSON endpoints that let tests and the demo drive the sandbox."""
 
-    def __init__(self, api: BotApi) -> None:
+    def __init__(self, api: BotApi, actions: Actions) -> None:
         self.api = api
+        self.actions = actions
 
     def routes(self) -> list[web.RouteDef]:
         """Return the control routes."""
@@ -35,6 +42,8 @@ class ControlApi:
             web.post("/sandbox/faults", self.set_faults),
             web.post("/sandbox/limits", self.set_limits),
             web.get("/sandbox/audience.csv", self.audience_csv),
+            web.post("/sandbox/updates", self.act),
+            web.get("/sandbox/updates", self.pending_updates),
         ]
 
     async def ledger(self, request: web.Request) -> web.Response:
@@ -120,6 +129,33 @@ class ControlApi:
         body = await _body(request)
         self.api.limiter.unlimited = bool(body.get("unlimited", False))
         return web.json_response({"unlimited": self.api.limiter.unlimited})
+
+    async def act(self, request: web.Request) -> web.Response:
+        """Script what a person or admin does: {"action", "bot_id", ...that action's fields}.
+
+        Actions: send_text(user_id, text), start(user_id, payload), stop(user_id),
+        block(user_id), unblock(user_id), add_to_chat(chat_id, kind, title, admin, can_post),
+        change_rights(chat_id, admin, can_post), remove_from_chat(chat_id, kicked),
+        migrate(chat_id, new_chat_id).
+        """
+        body = await _body(request)
+        action = body.pop("action", None)
+        if action not in ACTIONS:
+            raise _invalid(f"unknown action {action!r}; one of {sorted(ACTIONS)}")
+        try:
+            update_ids = getattr(self.actions, action)(**body)
+        except (KeyError, TypeError, ValueError) as error:
+            raise _invalid(f"bad {action}: {error}") from None
+        listed = update_ids if isinstance(update_ids, list) else [update_ids]
+        return web.json_response({"update_ids": listed}, status=201)
+
+    async def pending_updates(self, request: web.Request) -> web.Response:
+        """Return a bot's queued updates and webhook ({"bot_id"} in the query)."""
+        bot_id = _int_query(request, "bot_id")
+        if bot_id is None:
+            raise _invalid("bot_id is required")
+        queue = self.api.updates.queue(bot_id)
+        return web.json_response({"updates": queue.updates, **inbox.webhook_info(queue)})
 
     async def audience_csv(self, request: web.Request) -> web.Response:
         """Return the generated audience as CSV."""

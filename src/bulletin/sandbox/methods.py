@@ -7,15 +7,14 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from bulletin.sandbox import answers, markup
+from bulletin.sandbox import answers, inbox, markup
 from bulletin.sandbox.faults import Fault, Faults
 from bulletin.sandbox.ledger import LedgerEntry, Stats, optional_fields
 from bulletin.sandbox.limits import Limiter, LimitKind
+from bulletin.sandbox.updates import Updates
 from bulletin.sandbox.world import Bot, Chat, ChatKind, ChatState, World
 
 MESSAGE_LENGTH_LIMIT = 4096
-LONG_POLL_LIMIT_S = 50.0
-WEBHOOK_INFO = {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
 
 Params = Mapping[str, object]
 Compose = Callable[["Bot", Params], tuple[LedgerEntry, object]]
@@ -29,6 +28,7 @@ class Outcome:
     body: dict[str, object]
     delay_s: float = 0.0
     entry: LedgerEntry | None = None
+    poll: inbox.Poll | None = None  # a long poll: answer when updates arrive or it times out
 
 
 class BotApi:
@@ -40,6 +40,7 @@ class BotApi:
         self.limiter = limiter
         self.ledger: list[LedgerEntry] = []
         self.stats = Stats()
+        self.updates = Updates()
 
     def call(self, token: str, method: str, params: Params) -> Outcome:
         """Answer one call of a method with a token and its parameters."""
@@ -60,13 +61,30 @@ class BotApi:
         return Outcome(200, answers.success(bot.user()))
 
     def get_updates(self, bot: Bot, params: Params) -> Outcome:
-        """Answer getUpdates with no updates, after the long-poll timeout."""
-        timeout_s = float(_text(params, "timeout") or 0)
-        return Outcome(200, answers.success([]), delay_s=min(timeout_s, LONG_POLL_LIMIT_S))
+        """Answer getUpdates with the bot's queued updates, or hold a long poll."""
+        found, poll = inbox.get_updates(self.updates.queue(bot.id), params)
+        return Outcome(200, answers.success(found), poll=poll)
+
+    async def finish_poll(self, poll: inbox.Poll) -> Outcome:
+        """Answer a held long poll once updates arrive, it times out, or another replaces it."""
+        try:
+            return Outcome(200, answers.success(await inbox.finish(poll)))
+        except answers.ApiError as error:
+            return self._failure(error)
+
+    def set_webhook(self, bot: Bot, params: Params) -> Outcome:
+        """Answer setWebhook: updates are pushed to the URL from now on."""
+        description = inbox.set_webhook(self.updates.queue(bot.id), params)
+        return Outcome(200, {**answers.success(True), "description": description})
+
+    def delete_webhook(self, bot: Bot, params: Params) -> Outcome:
+        """Answer deleteWebhook: updates wait for getUpdates again."""
+        description = inbox.delete_webhook(self.updates.queue(bot.id), params)
+        return Outcome(200, {**answers.success(True), "description": description})
 
     def get_webhook_info(self, bot: Bot, params: Params) -> Outcome:
-        """Answer getWebhookInfo with no webhook set."""
-        return Outcome(200, answers.success(WEBHOOK_INFO))
+        """Answer getWebhookInfo with the bot's webhook and pending updates."""
+        return Outcome(200, answers.success(inbox.webhook_info(self.updates.queue(bot.id))))
 
     def acknowledge(self, bot: Bot, params: Params) -> Outcome:
         """Answer a method whose only result is true."""
@@ -159,7 +177,8 @@ HANDLERS: dict[str, Handler] = {
     "sendmessage": BotApi.send_message,
     "getupdates": BotApi.get_updates,
     "getwebhookinfo": BotApi.get_webhook_info,
-    "deletewebhook": BotApi.acknowledge,
+    "setwebhook": BotApi.set_webhook,
+    "deletewebhook": BotApi.delete_webhook,
     "close": BotApi.acknowledge,
     "logout": BotApi.acknowledge,
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from types import TracebackType
@@ -10,12 +11,15 @@ from types import TracebackType
 from aiohttp import web
 
 from bulletin.sandbox import answers
+from bulletin.sandbox.actions import Actions
 from bulletin.sandbox.control import ControlApi
 from bulletin.sandbox.faults import Faults
 from bulletin.sandbox.files import UPLOAD_LIMIT, Upload
 from bulletin.sandbox.ledger import LedgerEntry, Stats
 from bulletin.sandbox.limits import Limiter
 from bulletin.sandbox.methods import BotApi, Params
+from bulletin.sandbox.updates import Updates
+from bulletin.sandbox.webhook import WebhookSender
 from bulletin.sandbox.world import World
 
 SHUTDOWN_TIMEOUT_S = 0.5
@@ -34,13 +38,21 @@ class Sandbox:
     ) -> None:
         self.limiter = Limiter(unlimited=unlimited, clock=clock)
         self.api = BotApi(world, faults or Faults(), self.limiter)
+        self.actions = Actions(world, self.api.updates)
+        self.webhooks = WebhookSender(self.api.updates)
         self.url = ""
         self._runner: web.AppRunner | None = None
+        self._delivering: asyncio.Task[None] | None = None
 
     @property
     def world(self) -> World:
         """The bots and chats this sandbox answers for."""
         return self.api.world
+
+    @property
+    def updates(self) -> Updates:
+        """Every bot's queued updates and webhook."""
+        return self.api.updates
 
     @property
     def ledger(self) -> list[LedgerEntry]:
@@ -64,7 +76,7 @@ class Sandbox:
     def application(self) -> web.Application:
         """Build the aiohttp application serving both APIs."""
         application = web.Application(client_max_size=UPLOAD_LIMIT + 1024 * 1024)
-        application.add_routes(ControlApi(self.api).routes())
+        application.add_routes(ControlApi(self.api, self.actions).routes())
         application.add_routes([web.route("*", "/bot{token}/{method}", self._bot_method)])
         return application
 
@@ -77,12 +89,18 @@ class Sandbox:
         site = web.TCPSite(runner, host, port)
         await site.start()
         self._runner = runner
+        self._delivering = asyncio.create_task(self.webhooks.run())
         bound_port = runner.addresses[0][1]
         self.url = f"http://{host}:{bound_port}"
         return self.url
 
     async def stop(self) -> None:
         """Stop serving and close open connections."""
+        if self._delivering is not None:
+            self._delivering.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._delivering
+            self._delivering = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -107,6 +125,8 @@ class Sandbox:
             return web.json_response(error.envelope(), status=error.error_code)
         token, method = request.match_info["token"], request.match_info["method"]
         outcome = self.api.call(token, method, params)
+        if outcome.poll is not None:
+            outcome = await self.api.finish_poll(outcome.poll)
         if outcome.delay_s > 0:
             await _hold(request, outcome.delay_s, outcome.entry)
         return web.json_response(outcome.body, status=outcome.status)

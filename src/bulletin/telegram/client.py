@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from aiogram import Bot
+from aiogram import Bot, types
 from aiogram.exceptions import (
     TelegramAPIError,
     TelegramEntityTooLarge,
@@ -108,11 +108,13 @@ class BotClient:
     async def _call(self, method: TelegramMethod[T]) -> T:
         return await self._through_route(lambda bot: bot(method))
 
-    async def _through_route(self, call: Callable[[Bot], Awaitable[T]]) -> T:
+    async def _through_route(
+        self, call: Callable[[Bot], Awaitable[T]], *, timeout_s: float | None = None
+    ) -> T:
         """Call through the current route; a network failure rests that route, then re-raises."""
         route = self.routes.current()
         try:
-            async with asyncio.timeout(self._timeout_s + 1):
+            async with asyncio.timeout(timeout_s or self._timeout_s + 1):
                 return await call(route.bot)
         except TelegramEntityTooLarge:
             raise
@@ -122,6 +124,32 @@ class BotClient:
         except PROXY_ERRORS as exc:
             self.routes.failed(route, f"{type(exc).__name__}: {exc}")
             raise ConnectionError(f"proxy {route.label} failed: {exc}") from exc
+
+    async def get_updates(
+        self, offset: int, timeout_s: int, allowed_updates: list[str]
+    ) -> list[types.Update]:
+        """Long-poll for updates from offset on; aiogram's errors are left to the caller."""
+        return await self._through_route(
+            lambda bot: bot.get_updates(
+                offset=offset,
+                timeout=timeout_s,
+                allowed_updates=allowed_updates,
+                request_timeout=int(timeout_s + self._timeout_s),
+            ),
+            timeout_s=timeout_s + self._timeout_s + 1,
+        )
+
+    async def set_webhook(self, url: str, secret_token: str, allowed_updates: list[str]) -> None:
+        """Ask Telegram to push updates to url, signed with secret_token."""
+        await self._through_route(
+            lambda bot: bot.set_webhook(
+                url, secret_token=secret_token, allowed_updates=allowed_updates
+            )
+        )
+
+    async def delete_webhook(self) -> None:
+        """Stop pushing updates; pending ones wait for getUpdates (or the next webhook)."""
+        await self._through_route(lambda bot: bot.delete_webhook(drop_pending_updates=False))
 
     async def close(self) -> None:
         await self.routes.close()

@@ -64,36 +64,70 @@ CREATE TEMPORARY TABLE audience_staging (
 ) ON COMMIT DROP;
 
 -- name: merge_staging
--- $1 bot_id, $2 extra tags (text[]), $3 source
+-- $1 bot_id, $2 extra tags (text[]), $3 source, $4 resubscribe (boolean)
 -- Merges the staged file into subscribers in one statement. A chat listed twice
--- takes the last line's fields and the union of its tags. A chat already known
--- keeps its status: an import never re-subscribes a chat that opted out.
-WITH staged_tags AS (
+-- takes the last line's fields and the union of its tags (each line's tags arrive
+-- sorted and distinct). A chat already known keeps its status: an import never
+-- re-subscribes a chat that opted out, unless $4 asks for unsubscribed chats to be
+-- re-subscribed, each logged as an event. A forgotten chat's tombstone keeps it out.
+WITH ranked AS (
+    -- One sort: each line's rank among the lines of its chat (1 = the last line), and
+    -- how many lines the chat has.
+    SELECT a.*, row_number() OVER newest AS rank, count(*) OVER (PARTITION BY chat_id) AS copies
+      FROM audience_staging a
+    WINDOW newest AS (PARTITION BY chat_id ORDER BY line DESC)
+), tags_of_copies AS (
+    -- The union of the tags of a chat listed more than once; usually no rows.
     SELECT chat_id, array_agg(DISTINCT tag ORDER BY tag) AS tags
-      FROM audience_staging, unnest(tags || $2::text[]) AS tag
+      FROM ranked, unnest(tags) AS tag
+     WHERE copies > 1
      GROUP BY chat_id
 ), staged AS (
-    SELECT DISTINCT ON (chat_id) *
-      FROM audience_staging
-     ORDER BY chat_id, line DESC
+    SELECT r.chat_id, r.chat_type, r.first_name, r.username, r.language_code, r.fields,
+           coalesce(t.tags, r.tags) AS tags
+      FROM ranked r LEFT JOIN tags_of_copies t USING (chat_id)
+     WHERE r.rank = 1
+       -- The first test runs once: without tombstones no chat id is hashed.
+       AND (NOT EXISTS (SELECT 1 FROM forgotten_chats WHERE bot_id = $1)
+            OR NOT EXISTS (SELECT 1 FROM forgotten_chats f
+                            WHERE f.bot_id = $1 AND f.chat_hash = chat_hash($1, r.chat_id)))
+), resubscribed AS (
+    -- Read before the merge (one snapshot): the chats whose opt-out $4 overrides.
+    SELECT s.chat_id
+      FROM subscribers s JOIN staged st ON st.chat_id = s.chat_id
+     WHERE $4 AND s.bot_id = $1 AND s.status = 'unsubscribed'
+), logged AS (
+    INSERT INTO events (kind, bot_id, chat_id, detail)
+    SELECT 'subscriber.resubscribed', $1, chat_id, 'audience import --resubscribe'
+      FROM resubscribed
 ), merged AS (
     INSERT INTO subscribers AS s
            (bot_id, chat_id, chat_type, first_name, username, language_code, tags, fields, source)
-    SELECT $1, st.chat_id, st.chat_type, st.first_name, st.username, st.language_code,
-           coalesce(t.tags, '{}'), st.fields, $3
-      FROM staged st LEFT JOIN staged_tags t USING (chat_id)
+    SELECT $1, chat_id, chat_type, first_name, username, language_code,
+           CASE WHEN cardinality($2::text[]) = 0 THEN tags
+                ELSE ARRAY(SELECT DISTINCT x FROM unnest(tags || $2::text[]) AS x ORDER BY x) END,
+           fields, $3
+      FROM staged
     ON CONFLICT (bot_id, chat_id) DO UPDATE
        SET first_name    = coalesce(EXCLUDED.first_name, s.first_name),
            username      = coalesce(EXCLUDED.username, s.username),
            language_code = coalesce(EXCLUDED.language_code, s.language_code),
            tags          = ARRAY(SELECT DISTINCT x FROM unnest(s.tags || EXCLUDED.tags) AS x ORDER BY x),
            fields        = s.fields || EXCLUDED.fields,
+           status        = CASE WHEN $4 AND s.status = 'unsubscribed' THEN 'subscribed'
+                                ELSE s.status END,
            updated_at    = clock_timestamp()
     RETURNING (xmax = 0) AS inserted
 )
 SELECT count(*) FILTER (WHERE inserted) AS inserted,
-       count(*) FILTER (WHERE NOT inserted) AS updated
+       count(*) FILTER (WHERE NOT inserted) AS updated,
+       (SELECT count(*) FROM resubscribed) AS resubscribed,
+       (SELECT count(*) FROM ranked WHERE rank = 1) - count(*) AS forgotten
   FROM merged;
+
+-- name: import_work_mem
+-- The merge sorts the whole file once; in memory, not in temporary files.
+SET LOCAL work_mem = '128MB';
 
 -- name: subscriber_counts
 -- $1 bot_id (NULL for all bots)
@@ -673,3 +707,162 @@ SELECT pg_advisory_unlock($1);
 
 -- name: scheduler_heartbeat
 SELECT 1;
+
+-- ───── listener and audience (issue 5) ─────
+
+-- name: claim_update
+-- $1 bot_id, $2 update_id
+-- Marks an update as applied and moves the bot's polling offset past it, in the
+-- transaction that applies it. No row back: it was applied before, do nothing.
+WITH claimed AS (
+    INSERT INTO processed_updates (bot_id, update_id) VALUES ($1, $2)
+    ON CONFLICT DO NOTHING
+    RETURNING update_id
+), advanced AS (
+    INSERT INTO update_offsets AS o (bot_id, next_update_id) VALUES ($1, $2 + 1)
+    ON CONFLICT (bot_id) DO UPDATE
+       SET next_update_id = greatest(o.next_update_id, EXCLUDED.next_update_id),
+           updated_at = clock_timestamp()
+)
+SELECT update_id FROM claimed;
+
+-- name: next_update_id
+-- $1 bot_id
+SELECT next_update_id FROM update_offsets WHERE bot_id = $1;
+
+-- name: prune_processed_updates
+-- $1 keep_s
+-- Telegram redelivers an update for a day at most; older ids only take space.
+DELETE FROM processed_updates
+ WHERE processed_at < clock_timestamp() - make_interval(secs => $1);
+
+-- name: chat_status
+-- $1 bot_id, $2 chat_id
+SELECT status FROM subscribers WHERE bot_id = $1 AND chat_id = $2 FOR UPDATE;
+
+-- name: subscribe_chat
+-- $1 bot_id, $2 chat_id, $3 chat_type, $4 first_name, $5 username, $6 language_code,
+-- $7 title, $8 source, $9 can_post, $10 flagged
+-- The chat opted in (/start, or an admin added the bot): subscribed, with fresh details.
+-- A chat already subscribed keeps the source it first came from. A forgotten chat
+-- that opts in again loses its tombstone: it is a new subscriber from now on.
+WITH previous AS (
+    SELECT status FROM subscribers WHERE bot_id = $1 AND chat_id = $2
+), unburied AS (
+    DELETE FROM forgotten_chats WHERE bot_id = $1 AND chat_hash = chat_hash($1, $2)
+), upserted AS (
+    INSERT INTO subscribers AS s
+           (bot_id, chat_id, chat_type, first_name, username, language_code, title, source,
+            can_post, flagged)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+    ON CONFLICT (bot_id, chat_id) DO UPDATE
+       SET status        = 'subscribed',
+           chat_type     = EXCLUDED.chat_type,
+           first_name    = coalesce(EXCLUDED.first_name, s.first_name),
+           username      = coalesce(EXCLUDED.username, s.username),
+           language_code = coalesce(EXCLUDED.language_code, s.language_code),
+           title         = coalesce(EXCLUDED.title, s.title),
+           source        = CASE WHEN s.status = 'subscribed' THEN coalesce(s.source, EXCLUDED.source)
+                                ELSE EXCLUDED.source END,
+           can_post      = coalesce(EXCLUDED.can_post, s.can_post),
+           flagged       = CASE WHEN EXCLUDED.can_post IS NULL THEN s.flagged
+                                ELSE EXCLUDED.flagged END,
+           updated_at    = clock_timestamp()
+)
+SELECT (SELECT status FROM previous) AS previous_status;
+
+-- name: set_chat_status
+-- $1 bot_id, $2 chat_id, $3 chat_type, $4 status
+-- An opt-out (/stop, a block, the bot removed) is remembered even for a chat never
+-- seen before, so that no later import subscribes it; such a chat keeps its id only.
+WITH previous AS (
+    SELECT status FROM subscribers WHERE bot_id = $1 AND chat_id = $2
+), upserted AS (
+    INSERT INTO subscribers AS s (bot_id, chat_id, chat_type, status, source)
+    VALUES ($1, $2, $3, $4, 'listener')
+    ON CONFLICT (bot_id, chat_id) DO UPDATE
+       SET status = EXCLUDED.status, updated_at = clock_timestamp()
+     WHERE s.status <> EXCLUDED.status
+)
+SELECT (SELECT status FROM previous) AS previous_status;
+
+-- name: set_chat_rights
+-- $1 bot_id, $2 chat_id, $3 chat_type, $4 title, $5 can_post, $6 flagged
+-- The bot's rights in a group or channel changed. A chat not known yet is one the bot
+-- joined before bulletin listened: its admins added the bot, so it is subscribed.
+WITH previous AS (
+    SELECT status FROM subscribers WHERE bot_id = $1 AND chat_id = $2
+), upserted AS (
+    INSERT INTO subscribers AS s (bot_id, chat_id, chat_type, title, can_post, flagged, source)
+    VALUES ($1, $2, $3, $4, $5, $6, 'added')
+    ON CONFLICT (bot_id, chat_id) DO UPDATE
+       SET chat_type = EXCLUDED.chat_type,
+           title = coalesce(EXCLUDED.title, s.title),
+           can_post = EXCLUDED.can_post,
+           flagged = EXCLUDED.flagged,
+           updated_at = clock_timestamp()
+)
+SELECT (SELECT status FROM previous) AS previous_status;
+
+-- name: export_subscribers
+-- $1 bot_id, $2 status (NULL: any), $3 tag (NULL: any), $4 language_code (NULL: any)
+SELECT chat_id, chat_type, status, first_name, username, language_code, tags, fields,
+       source, title, can_post, flagged, created_at, updated_at
+  FROM subscribers
+ WHERE bot_id = $1
+   AND ($2::text IS NULL OR status = $2)
+   AND ($3::text IS NULL OR tags @> ARRAY[$3::text])
+   AND ($4::text IS NULL OR language_code = $4)
+ ORDER BY id;
+
+-- name: export_field_names
+-- $1 bot_id, $2 status (NULL: any), $3 tag (NULL: any), $4 language_code (NULL: any)
+-- The custom fields of the chats export_subscribers returns: the CSV's extra columns.
+SELECT DISTINCT jsonb_object_keys(fields) AS name
+  FROM subscribers
+ WHERE bot_id = $1
+   AND ($2::text IS NULL OR status = $2)
+   AND ($3::text IS NULL OR tags @> ARRAY[$3::text])
+   AND ($4::text IS NULL OR language_code = $4)
+ ORDER BY 1;
+
+-- name: tag_subscribers
+-- $1 bot_id, $2 chat_ids (bigint[]), $3 tags (text[])
+UPDATE subscribers
+   SET tags = ARRAY(SELECT DISTINCT x FROM unnest(tags || $3::text[]) AS x ORDER BY x),
+       updated_at = clock_timestamp()
+ WHERE bot_id = $1 AND chat_id = ANY($2::bigint[])
+RETURNING chat_id;
+
+-- name: untag_subscribers
+-- $1 bot_id, $2 chat_ids (bigint[]), $3 tags (text[])
+UPDATE subscribers
+   SET tags = ARRAY(SELECT x FROM unnest(tags) AS x WHERE x <> ALL($3::text[]) ORDER BY x),
+       updated_at = clock_timestamp()
+ WHERE bot_id = $1 AND chat_id = ANY($2::bigint[])
+RETURNING chat_id;
+
+-- name: forget_chat
+-- $1 bot_id (NULL: every bot), $2 chat_id
+-- Erases a chat: its subscriber row goes (its deliveries with it), its events lose
+-- the chat id and details, and a tombstone of (bot, chat) stays so that no import
+-- brings it back. Only the chat's own /start (or an admin re-adding the bot) does.
+WITH gone AS (
+    DELETE FROM subscribers
+     WHERE ($1::bigint IS NULL OR bot_id = $1) AND chat_id = $2
+    RETURNING bot_id
+), bots_forgetting AS (
+    SELECT bot_id FROM gone
+    UNION
+    SELECT $1::bigint WHERE $1::bigint IS NOT NULL
+), tombstones AS (
+    INSERT INTO forgotten_chats (bot_id, chat_hash)
+    SELECT bot_id, chat_hash(bot_id, $2) FROM bots_forgetting
+    ON CONFLICT DO NOTHING
+), scrubbed AS (
+    UPDATE events SET chat_id = NULL, detail = NULL
+     WHERE ($1::bigint IS NULL OR bot_id = $1) AND chat_id = $2
+), logged AS (
+    INSERT INTO events (kind, bot_id) SELECT 'subscriber.forgotten', bot_id FROM bots_forgetting
+)
+SELECT bot_id, bot_id IN (SELECT bot_id FROM gone) AS was_known FROM bots_forgetting;

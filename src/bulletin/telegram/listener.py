@@ -1,0 +1,139 @@
+"""One bot's updates, by long polling or from a webhook, applied by the consent rules."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+from collections.abc import Awaitable, Sequence
+from typing import Protocol, TypeVar
+
+from aiogram import types
+from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
+
+from bulletin import models, subscriptions
+from bulletin.config import ListenerSettings
+from bulletin.telegram import classify
+from bulletin.telegram.client import BotClient
+from bulletin.telegram.signals import ALLOWED_UPDATES, signal_of
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+BACKOFF_FIRST_S = 0.5
+BACKOFF_CAP_S = 30.0
+
+
+class OffsetStore(subscriptions.Store, Protocol):
+    """A store that also knows where each bot's long polling resumes."""
+
+    async def next_update_id(self, bot_id: int) -> int: ...
+
+
+class Listener:
+    """Applies one bot's updates and answers the people who opt in or out."""
+
+    def __init__(
+        self,
+        bot: models.Bot,
+        client: BotClient,
+        store: OffsetStore,
+        settings: ListenerSettings,
+    ) -> None:
+        self.bot = bot
+        self.client = client
+        self.store = store
+        self.settings = settings
+
+    @property
+    def secret_token(self) -> str:
+        """The webhook secret: derived from the token, so every instance agrees on it."""
+        key = self.bot.token.encode()
+        return hmac.new(key, b"bulletin webhook", hashlib.sha256).hexdigest()
+
+    async def handle(self, update: types.Update) -> bool:
+        """Apply one update; False when it was applied before (then nobody is answered)."""
+        decision = subscriptions.decide(signal_of(update), self.settings)
+        applied = await self.store.apply(self.bot.id, update.update_id, decision)
+        if applied and decision.reply and decision.change is not None:
+            await self._reply(decision.change.chat.chat_id, decision.reply)
+        return applied
+
+    async def poll(self, stop: asyncio.Event) -> None:
+        """Long-poll until stop is set or the token is revoked; the offset lives in the store."""
+        offset: int | None = None
+        failures = 0
+        while not stop.is_set():
+            try:
+                if offset is None:
+                    # getUpdates is refused while a webhook is set.
+                    await self.client.delete_webhook()
+                    offset = await self.store.next_update_id(self.bot.id)
+                batch = await until_stopped(self._fetch(offset), stop)
+            except TelegramUnauthorizedError:
+                log.error("action=listen_stopped bot=%s reason=token_rejected", self.bot.name)
+                return
+            except (TelegramAPIError, TimeoutError, OSError) as error:
+                failures += 1
+                delay_s = min(BACKOFF_FIRST_S * 2 ** (failures - 1), BACKOFF_CAP_S)
+                log.warning("action=poll_failed bot=%s error=%s delay_s=%.1f", self.bot.name,
+                            error, delay_s)  # fmt: skip
+                await until_stopped(asyncio.sleep(delay_s), stop)
+                continue
+            failures = 0
+            offset = await self._handle_batch(batch or [], offset, stop)
+
+    async def _handle_batch(
+        self, batch: list[types.Update], offset: int, stop: asyncio.Event
+    ) -> int:
+        """Apply updates in order until stop; return the offset to poll from next."""
+        for update in batch:
+            if stop.is_set():
+                break
+            await self._handle_safely(update)
+            offset = update.update_id + 1
+        return offset
+
+    def _fetch(self, offset: int) -> Awaitable[list[types.Update]]:
+        return self.client.get_updates(offset, self.settings.poll_timeout_s, ALLOWED_UPDATES)
+
+    async def _handle_safely(self, update: types.Update) -> None:
+        # One update the rules or the store cannot take must not stop this bot's
+        # listener; the store already waits out transient database errors.
+        try:
+            await self.handle(update)
+        except Exception:
+            log.exception("action=update_failed bot=%s update_id=%s", self.bot.name,
+                          update.update_id)  # fmt: skip
+
+    async def _reply(self, chat_id: int, text: str) -> None:
+        reply = models.Message(models.ContentKind.TEXT, text, models.ParseMode.NONE)
+        outcome = await self.client.send(chat_id, reply)
+        if outcome.action is not classify.Action.SENT:
+            log.warning("action=reply_failed bot=%s outcome=%s description=%s", self.bot.name,
+                        outcome.action, outcome.description)  # fmt: skip
+
+
+async def until_stopped(work: Awaitable[T], stop: asyncio.Event) -> T | None:
+    """The result of work, or None once stop is set first (work is then cancelled)."""
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    return None if task.cancelled() else task.result()
+
+
+async def poll_all(listeners: Sequence[Listener], stop: asyncio.Event) -> None:
+    """One long-polling loop per bot, until stop is set."""
+    async with asyncio.TaskGroup() as group:
+        for listener in listeners:
+            group.create_task(listener.poll(stop))
