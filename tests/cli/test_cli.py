@@ -13,6 +13,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from bulletin.db import bots as bot_rows
 from bulletin.db import embedded, migrations
 from bulletin.sandbox import Sandbox, World
 from tests.support import ledger_counts, run_cli, wait_for
@@ -30,14 +31,34 @@ def token_of(sandbox: Sandbox) -> str:
     return next(iter(sandbox.world.bots.values())).token
 
 
-async def add_bot(sandbox: Sandbox, env: dict[str, str], name: str = "news") -> None:
-    code, out, err = await run_cli(
-        "bot", "add", token_of(sandbox), "--name", name, "--api-url", sandbox.url,
-        "--rate", "200", env=env,
-    )  # fmt: skip
-    assert code == 0, err
-    assert token_of(sandbox) not in out + err
-    assert token_of(sandbox)[-4:] in out
+async def add_bot(
+    sandbox: Sandbox, env: dict[str, str], name: str = "news", *, via_cli: bool = False
+) -> None:
+    """Register the sandbox's bot: through `bot add` (seconds: aiogram loads) or directly."""
+    if via_cli:
+        code, out, err = await run_cli(
+            "bot", "add", token_of(sandbox), "--name", name, "--api-url", sandbox.url,
+            "--rate", "200", env=env,
+        )  # fmt: skip
+        assert code == 0, err
+        assert token_of(sandbox) not in out + err
+        assert token_of(sandbox)[-4:] in out
+        return
+    bot = next(iter(sandbox.world.bots.values()))
+    connection = await asyncpg.connect(env["BULLETIN_DATABASE_URL"])
+    try:
+        async with connection.transaction():
+            await bot_rows.insert(
+                connection,
+                bot_id=bot.id,
+                name=name,
+                username=bot.username,
+                token=bot.token,
+                api_url=sandbox.url,
+                rate_per_s=200,
+            )
+    finally:
+        await connection.close()
 
 
 async def test_cli__bot_audience_campaign_run__delivers_once_to_reachable_chats(
@@ -45,7 +66,7 @@ async def test_cli__bot_audience_campaign_run__delivers_once_to_reachable_chats(
 ) -> None:
     audience = tmp_path / "people.csv"
     sandbox.world.write_audience_csv(audience)
-    await add_bot(sandbox, cli_env)
+    await add_bot(sandbox, cli_env, via_cli=True)
 
     code, out, err = await run_cli(
         "audience", "import", str(audience), "--bot", "news", "--tag", "Spring", env=cli_env

@@ -22,7 +22,7 @@ from tests.support import (
     wait_for,
 )
 
-RATE = 300.0  # fast enough for a test, still enforced by the sandbox
+RATE = 600.0  # fast enough for a test, still enforced by the sandbox
 
 
 async def statuses(pool: asyncpg.Pool, bot_id: int) -> dict[int, str]:

@@ -25,7 +25,7 @@ from tests.support import (
     wait_for,
 )
 
-RATE = 250.0
+RATE = 500.0
 
 
 async def start_serve(env: dict[str, str], workers: int) -> asyncio.subprocess.Process:

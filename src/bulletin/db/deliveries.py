@@ -12,6 +12,7 @@ from bulletin.db import bots as bot_rows
 from bulletin.db import subscribers as subscriber_rows
 from bulletin.db import variants as variant_rows
 from bulletin.db.connection import Connection
+from bulletin.db.pool import connection as pooled
 from bulletin.db.queries import sql
 
 
@@ -22,14 +23,14 @@ class DeliveryStore:
         self._pool = pool
 
     async def bot(self, bot_id: int) -> models.Bot:
-        async with self._pool.acquire() as connection:
+        async with pooled(self._pool) as connection:
             return await bot_rows.by_id(connection, bot_id)
 
     async def lease_bots(
         self, worker_id: str, lease_s: float, limit: int, only: Sequence[int] | None
     ) -> list[int]:
         """Take or renew leases on bots with work; `only` restricts to some bots."""
-        async with self._pool.acquire() as connection:
+        async with pooled(self._pool) as connection:
             rows = await connection.fetch(sql("lease_bots"), worker_id, lease_s, limit)
             leased = [row["bot_id"] for row in rows]
             if only is not None:
@@ -40,18 +41,18 @@ class DeliveryStore:
             return leased
 
     async def revoked_bots_with_work(self) -> list[str]:
-        async with self._pool.acquire() as connection:
+        async with pooled(self._pool) as connection:
             return [row["name"] for row in await connection.fetch(sql("revoked_bots_with_work"))]
 
     async def release_leases(self, worker_id: str, bot_ids: Sequence[int]) -> None:
-        async with self._pool.acquire() as connection:
+        async with pooled(self._pool) as connection:
             await connection.execute(sql("release_leases"), worker_id, list(bot_ids))
 
     async def settle_orphans(
         self, bot_id: int, worker_id: str, resend_uncertain: bool
     ) -> list[tuple[int, int]]:
         """Settle deliveries a dead worker left `sending`; return (run_id, chat_id) of each."""
-        async with self._pool.acquire() as connection, connection.transaction():
+        async with pooled(self._pool) as connection, connection.transaction():
             rows = await connection.fetch(
                 sql("settle_orphans"), bot_id, worker_id, resend_uncertain
             )
@@ -74,19 +75,19 @@ class DeliveryStore:
         self, bot_id: int, worker_id: str, limit: int
     ) -> tuple[list[models.Delivery], list[int]]:
         """Claim due deliveries: (to send, run ids of deliveries skipped for consent)."""
-        async with self._pool.acquire() as connection:
+        async with pooled(self._pool) as connection:
             rows = await connection.fetch(sql("claim_deliveries"), bot_id, worker_id, limit)
         claimed = [_to_delivery(row) for row in rows if row["status"] == "sending"]
         skipped_runs = sorted({row["run_id"] for row in rows if row["status"] == "skipped"})
         return claimed, skipped_runs
 
     async def release_claims(self, worker_id: str, delivery_ids: Sequence[int]) -> None:
-        async with self._pool.acquire() as connection:
+        async with pooled(self._pool) as connection:
             await connection.execute(sql("release_claims"), worker_id, list(delivery_ids))
 
     async def record(self, worker_id: str, results: Sequence[models.DeliveryResult]) -> list[int]:
         """Write a batch of outcomes in one transaction; return the runs that finished."""
-        async with self._pool.acquire() as connection, connection.transaction():
+        async with pooled(self._pool) as connection, connection.transaction():
             await connection.execute(sql("record_outcomes"), worker_id, *_outcome_columns(results))
             await _mark_subscribers(connection, results)
             await self._insert_events(
@@ -103,7 +104,7 @@ class DeliveryStore:
             return await finish_runs(connection, run_ids)
 
     async def finish_runs(self, run_ids: Sequence[int]) -> list[int]:
-        async with self._pool.acquire() as connection:
+        async with pooled(self._pool) as connection:
             return await finish_runs(connection, run_ids)
 
     @staticmethod

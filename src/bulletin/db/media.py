@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
+from bulletin.db.pool import connection as pooled
 from bulletin.db.queries import sql
 
 
@@ -14,12 +15,12 @@ class MediaFiles:
         self._pool = pool
 
     async def file_id(self, bot_id: int, sha256: str, kind: str) -> str | None:
-        async with self._pool.acquire() as connection:
+        async with pooled(self._pool) as connection:
             found: str | None = await connection.fetchval(
                 sql("media_file_id"), bot_id, sha256, kind
             )
             return found
 
     async def save(self, bot_id: int, sha256: str, kind: str, file_id: str) -> None:
-        async with self._pool.acquire() as connection:
+        async with pooled(self._pool) as connection:
             await connection.execute(sql("save_media_file_id"), bot_id, sha256, kind, file_id)

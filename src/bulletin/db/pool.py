@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -14,6 +14,9 @@ import asyncpg
 from bulletin import errors
 from bulletin.config import Settings
 from bulletin.db import embedded
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
 
 log = logging.getLogger(__name__)
 
@@ -99,3 +102,18 @@ async def retrying(
 
 
 Pool = asyncpg.Pool
+
+
+@contextlib.asynccontextmanager
+async def connection(pool: Pool) -> AsyncIterator[PoolConnectionProxy[Any]]:
+    """A pooled connection that is dropped, not reused, after a transient failure.
+
+    A server that went away can leave a connection mid-operation; handed to the next
+    caller it would fail forever ("another operation is in progress").
+    """
+    async with pool.acquire() as acquired:
+        try:
+            yield acquired
+        except TRANSIENT_ERRORS:
+            acquired.terminate()
+            raise

@@ -18,6 +18,7 @@ from bulletin.db import campaigns as campaign_rows
 from bulletin.db import runs as run_rows
 from bulletin.db import subscribers as subscriber_rows
 from bulletin.db.connection import Connection
+from bulletin.db.pool import connection as pooled
 from bulletin.db.queries import sql
 
 LEADER_LOCK_KEY = 0x62756C73  # the advisory lock only the scheduling leader holds
@@ -55,7 +56,7 @@ class ScheduleStore:
         The lock is a session lock: it is held as long as that connection lives, and a
         process that dies (or loses its connection) hands leadership on at once.
         """
-        async with self._pool.acquire() as connection:
+        async with pooled(self._pool) as connection:
             if not await connection.fetchval(sql("try_scheduler_lock"), LEADER_LOCK_KEY):
                 yield None
                 return
@@ -66,12 +67,12 @@ class ScheduleStore:
                     await connection.execute(sql("scheduler_unlock"), LEADER_LOCK_KEY)
 
     async def due(self, now: datetime) -> list[int]:
-        async with self._pool.acquire() as connection:
+        async with pooled(self._pool) as connection:
             return [row["id"] for row in await connection.fetch(sql("due_campaigns"), now)]
 
     async def start_due(self, campaign_id: int, now: datetime) -> Started | None:
         """Start the campaign's due run and move its schedule on, in one transaction."""
-        async with self._pool.acquire() as connection, connection.transaction():
+        async with pooled(self._pool) as connection, connection.transaction():
             row = await connection.fetchrow(sql("lock_due_campaign"), campaign_id, now)
             if row is None:
                 return None  # another scheduler has it, or it is no longer due
@@ -95,7 +96,7 @@ class ScheduleStore:
         """Pause running runs in their quiet hours, wake the ones whose quiet hours ended."""
         quieted: list[int] = []
         woken: list[int] = []
-        async with self._pool.acquire() as connection:
+        async with pooled(self._pool) as connection:
             for row in await connection.fetch(sql("quiet_campaigns")):
                 rules = Schedule.model_validate(json.loads(row["schedule"]))
                 until = schedule.quiet_until(rules, now)

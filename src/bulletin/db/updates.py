@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from bulletin import models
 from bulletin.db.connection import Connection
 from bulletin.db.pool import Pool, retrying
+from bulletin.db.pool import connection as pooled
 from bulletin.db.queries import sql
 from bulletin.subscriptions import Change, Decision, Kind
 
@@ -27,7 +28,7 @@ class UpdateStore:
         return await retrying(lambda: self._apply(bot_id, update_id, decision), what="apply_update")
 
     async def _apply(self, bot_id: int, update_id: int, decision: Decision) -> bool:
-        async with self._pool.acquire() as connection, connection.transaction():
+        async with pooled(self._pool) as connection, connection.transaction():
             claimed = await connection.fetchval(sql("claim_update"), bot_id, update_id)
             if claimed is None:
                 return False
