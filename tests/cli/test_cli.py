@@ -219,6 +219,10 @@ async def test_cli__embedded_postgres__init_and_use_without_a_url(tmp_path: Path
         assert code == 0, err
         assert json.loads(out) == []
         assert not list((tmp_path / "data").glob("postgres.init-*"))
+        code, out, err = await run_cli("db", "stop", env=env)
+        assert code == 0, err
+        assert "stopped" in out
+        assert not (tmp_path / "data" / "postgres" / "postmaster.pid").exists()
     finally:
         embedded.stop(tmp_path / "data" / "postgres")
 

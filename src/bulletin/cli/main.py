@@ -14,6 +14,7 @@ from bulletin.cli import (
     bots,
     campaign_files,
     campaigns,
+    db,
     delivery,
     demo,
     listen,
@@ -37,6 +38,7 @@ app.add_typer(audience.app, name="audience")
 campaign_files.register(campaigns.app)
 preflight.register(campaigns.app)
 app.add_typer(campaigns.app, name="campaign")
+app.add_typer(db.app, name="db")
 delivery.register(app)
 sandbox.register(app)
 listen.register(app)
