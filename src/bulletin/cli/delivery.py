@@ -262,7 +262,8 @@ async def _watch(
         TimeRemainingColumn(),
     )
     current = started
-    with Progress(*columns, console=console, transient=False) as progress:
+    # A few refreshes a second: the bar's thread competes with sending for the GIL.
+    with Progress(*columns, console=console, transient=False, refresh_per_second=4) as progress:
         task = progress.add_task(
             f"run {started.id}", total=max(started.audience, 1), sent=0, failed=0, rate=0.0
         )

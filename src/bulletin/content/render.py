@@ -119,8 +119,32 @@ def stored_content(template_content: str, text: str, parse_mode: models.ParseMod
 
 def message(template: models.Template, recipient: models.Recipient) -> models.Message:
     """The message one subscriber gets; ContentError if it cannot be rendered or sent as is."""
+    if is_static(template.content, template.text, template.parse_mode):
+        return static_message(template.content, template.text, template.parse_mode)
     content = stored_content(template.content, template.text, template.parse_mode)
     return build(content, values(template, recipient))
+
+
+TEMPLATE_MARKERS = ("{{", "{%", "{#")
+
+
+@functools.lru_cache(maxsize=1024)
+def is_static(template_content: str, text: str, parse_mode: models.ParseMode) -> bool:
+    """True when no part of the content is a template: everyone gets the same message."""
+    content = stored_content(template_content, text, parse_mode)
+    parts = [content.text, *(item.caption for item in content.album)]
+    parts += [
+        part for row in content.buttons for button in row for part in (button.text, button.url)
+    ]
+    return not any(marker in part for part in parts for marker in TEMPLATE_MARKERS)
+
+
+@functools.lru_cache(maxsize=256)
+def static_message(
+    template_content: str, text: str, parse_mode: models.ParseMode
+) -> models.Message:
+    """A content without templates, rendered and checked once for the whole audience."""
+    return build(stored_content(template_content, text, parse_mode), {})
 
 
 def build(content: Content, context: dict[str, Any]) -> models.Message:

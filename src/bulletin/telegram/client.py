@@ -16,6 +16,7 @@ from aiogram.exceptions import (
     TelegramUnauthorizedError,
 )
 from aiogram.methods import GetMe, TelegramMethod
+from aiogram.methods.base import Response
 from aiogram.utils.token import TokenValidationError, validate_token
 from aiohttp_socks import ProxyConnectionError, ProxyError, ProxyTimeoutError
 
@@ -30,6 +31,22 @@ T = TypeVar("T")
 # aiohttp-socks raises its own errors for a proxy that refuses or times out; they are
 # connectivity failures like any other, so the delivery is retried and the route rests.
 PROXY_ERRORS = (ProxyConnectionError, ProxyError, ProxyTimeoutError)
+
+# aiogram parses every answer as Response[<return type>]. pydantic caches such generic
+# models weakly, so between answers the class can be collected and rebuilt (a schema
+# walk each time: a fifth of a worker's CPU). Holding them keeps the cache warm.
+_RESPONSE_MODELS = tuple(
+    Response[returned]  # type: ignore[valid-type]
+    for returned in (
+        types.Message,
+        list[types.Message],
+        types.MessageId,
+        types.User,
+        list[types.Update],
+        types.File,
+        bool,
+    )
+)
 
 DEFAULT_API_URL = models.DEFAULT_API_URL
 
@@ -114,7 +131,10 @@ class BotClient:
         """Call through the current route; a network failure rests that route, then re-raises."""
         route = self.routes.current()
         try:
-            async with asyncio.timeout(timeout_s or self._timeout_s + 1):
+            if timeout_s is None:
+                # The session's own timeout (aiohttp's) bounds the call: no second timer.
+                return await call(route.bot)
+            async with asyncio.timeout(timeout_s):
                 return await call(route.bot)
         except TelegramEntityTooLarge:
             raise

@@ -91,8 +91,8 @@ async def _send_album(
     sent = await bot.send_media_group(
         chat_id,
         items,  # type: ignore[arg-type]  # aiogram's list is invariant over a union
-        disable_notification=message.disable_notification,
-        protect_content=message.protect_content,
+        disable_notification=message.disable_notification or None,
+        protect_content=message.protect_content or None,
         allow_paid_broadcast=True if paid else None,
     )
     return sent[0].message_id, tuple(file_id for one in sent for file_id in _file_ids(one))
@@ -101,8 +101,9 @@ async def _send_album(
 def _common(message: models.Message, paid: bool) -> dict[str, Any]:
     common: dict[str, Any] = {
         "parse_mode": message.parse_mode.telegram_name,
-        "disable_notification": message.disable_notification,
-        "protect_content": message.protect_content,
+        # Telegram's defaults are false: leave them out rather than encode them per message.
+        "disable_notification": message.disable_notification or None,
+        "protect_content": message.protect_content or None,
         # Up to 1000 msgs/s, billed in Stars by Telegram: only when the operator asked.
         "allow_paid_broadcast": True if paid else None,
     }
