@@ -4,13 +4,14 @@ With the sandbox unlimited (in another process), sends N messages twice in the s
 run: once with a bare aiogram loop (no database, same concurrency), once with
 `bulletin run` (claim, pace, send, classify, record in PostgreSQL). Prints msgs/s of
 each and the ratio (goal ≥ 0.80). Prints figures; asserts nothing.
-Usage: python bench/engine.py [--messages N] [--concurrency C]
+Usage: python bench/engine.py [--messages N] [--concurrency C] [--rounds R]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -60,6 +61,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=3, help="each side; medians are compared")
     options = parser.parse_args()
     sandbox_args = ["--users", str(options.messages), "--blocked", "0", "--gone", "0"]
     with (
@@ -68,22 +70,30 @@ def main() -> None:
         sandbox(Path(folder), *sandbox_args, "--unlimited") as box,
     ):
         chat_ids = [int(line.split(",")[0]) for line in box.audience.read_text().splitlines()[1:]]
-        bare_per_s = asyncio.run(bare_loop(box, chat_ids, options.concurrency))
         cli(env, "init")
         cli(env, "bot", "add", box.tokens[0], "--name", "engine", "--api-url", box.url)
         asyncio.run(unpace(env))
         cli(env, "audience", "import", str(box.audience), "--bot", "engine")
-        cli(env, "campaign", "create", "engine", "--bot", "engine", "--text", "Benchmark message")
-        box.post("/sandbox/reset-stats")
         env["BULLETIN_WORKER__MAX_IN_FLIGHT"] = str(options.concurrency)
-        run = measure(env, "run", "engine")
-        ledger = box.ledger()[len(chat_ids) :]
-    bulletin_per_s, span_s = span_rate(ledger)
-    print(f"messages each             {len(chat_ids):,} at concurrency {options.concurrency}")
-    print(f"bare aiogram loop         {bare_per_s:,.0f} msgs/s")
-    print(f"bulletin run              {bulletin_per_s:,.0f} msgs/s over {span_s:.1f} s "
-          f"({len(ledger):,} delivered, peak RSS {run.peak_rss_mb:.0f} MB)")  # fmt: skip
+        bare, ours = [], []
+        for round_number in range(options.rounds):  # interleaved, so drift hits both sides
+            bare.append(asyncio.run(bare_loop(box, chat_ids, options.concurrency)))
+            name = f"engine{round_number}"
+            cli(env, "campaign", "create", name, "--bot", "engine", "--text", "Benchmark message")
+            seen = len(box.ledger())
+            run = measure(env, "run", name, "--quiet")  # bookkeeping, not the progress bar
+            ours.append(span_rate(box.ledger()[seen:])[0])
+    bare_per_s, bulletin_per_s = statistics.median(bare), statistics.median(ours)
+    print(f"messages each             {len(chat_ids):,} at concurrency {options.concurrency}, "
+          f"{options.rounds} rounds each")  # fmt: skip
+    print(f"bare aiogram loop         {bare_per_s:,.0f} msgs/s (median of {_list(bare)})")
+    print(f"bulletin run              {bulletin_per_s:,.0f} msgs/s (median of {_list(ours)}; "
+          f"peak RSS {run.peak_rss_mb:.0f} MB)")  # fmt: skip
     print(f"bulletin ÷ bare           {bulletin_per_s / bare_per_s:.3f}   (goal ≥ 0.80)")
+
+
+def _list(rates: list[float]) -> str:
+    return ", ".join(f"{rate:,.0f}" for rate in rates)
 
 
 if __name__ == "__main__":

@@ -199,6 +199,9 @@ def _supervise(
 def run_campaign(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Campaign name")],
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bar (cron jobs, logs)")
+    ] = False,
 ) -> None:
     """Start a run of a campaign and deliver it in the foreground with a progress bar."""
     settings = ctx.ensure_object(Options).settings()
@@ -208,7 +211,9 @@ def run_campaign(
             async with pool.acquire() as connection:
                 campaign = await campaign_rows.find(connection, name)
                 started = await run_rows.start(connection, campaign)
-            return await deliver_with_progress(pool, settings, started, campaign.bot_id)
+            return await deliver_with_progress(
+                pool, settings, started, campaign.bot_id, show_progress=not quiet
+            )
 
     finished = run(go())
     if finished.status is not models.RunStatus.DONE:
@@ -216,7 +221,12 @@ def run_campaign(
 
 
 async def deliver_with_progress(
-    pool: Pool, settings: config.Settings, started: models.Run, bot_id: int
+    pool: Pool,
+    settings: config.Settings,
+    started: models.Run,
+    bot_id: int,
+    *,
+    show_progress: bool = True,
 ) -> models.Run:
     """Deliver one run in this process, showing progress; print and return its outcome."""
     stop = asyncio.Event()
@@ -225,7 +235,7 @@ async def deliver_with_progress(
     working = asyncio.create_task(worker.run(stop))
     gave_up: errors.NothingToDo | None = None
     try:
-        current = await _watch(pool, started, stop, working)
+        current = await _watch(pool, started, stop, working, show_progress)
     finally:
         stop.set()
         try:
@@ -251,7 +261,11 @@ async def deliver_with_progress(
 
 
 async def _watch(
-    pool: Pool, started: models.Run, stop: asyncio.Event, working: asyncio.Task[None]
+    pool: Pool,
+    started: models.Run,
+    stop: asyncio.Event,
+    working: asyncio.Task[None],
+    show_progress: bool,
 ) -> models.Run:
     columns = (
         TextColumn("[bold]{task.description}"),
@@ -263,7 +277,13 @@ async def _watch(
     )
     current = started
     # A few refreshes a second: the bar's thread competes with sending for the GIL.
-    with Progress(*columns, console=console, transient=False, refresh_per_second=4) as progress:
+    with Progress(
+        *columns,
+        console=console,
+        transient=False,
+        refresh_per_second=4,
+        disable=not show_progress,
+    ) as progress:
         task = progress.add_task(
             f"run {started.id}", total=max(started.audience, 1), sent=0, failed=0, rate=0.0
         )

@@ -77,7 +77,9 @@ class DeliveryStore:
         """Claim due deliveries: (to send, run ids of deliveries skipped for consent)."""
         async with pooled(self._pool) as connection:
             rows = await connection.fetch(sql("claim_deliveries"), bot_id, worker_id, limit)
-        claimed = [_to_delivery(row) for row in rows if row["status"] == "sending"]
+        # One Template per variant in the batch: rendering caches key on it.
+        templates: dict[int, models.Template] = {}
+        claimed = [_to_delivery(row, templates) for row in rows if row["status"] == "sending"]
         skipped_runs = sorted({row["run_id"] for row in rows if row["status"] == "skipped"})
         return claimed, skipped_runs
 
@@ -123,7 +125,10 @@ async def finish_runs(connection: Connection, run_ids: Sequence[int]) -> list[in
     return [row["id"] for row in rows]
 
 
-def _to_delivery(row: asyncpg.Record) -> models.Delivery:
+def _to_delivery(row: asyncpg.Record, templates: dict[int, models.Template]) -> models.Delivery:
+    template = templates.get(row["variant_id"])
+    if template is None:
+        template = templates[row["variant_id"]] = variant_rows.to_template(row)
     return models.Delivery(
         id=row["id"],
         run_id=row["run_id"],
@@ -131,7 +136,7 @@ def _to_delivery(row: asyncpg.Record) -> models.Delivery:
         chat_id=row["chat_id"],
         chat_type=models.ChatType(row["chat_type"]),
         attempts=row["attempts"],
-        template=variant_rows.to_template(row),
+        template=template,
         recipient=subscriber_rows.to_recipient(row),
         paid=row["paid"],
     )

@@ -39,6 +39,8 @@ class Uploads:
         self.uploads = 0
 
     async def send(self, chat_id: int, message: models.Message, *, paid: bool = False) -> Outcome:
+        if not message.media:
+            return await self._sender.send(chat_id, message, paid=paid)
         try:
             keys = [self._key(media) for media in message.media]
         except OSError as exc:  # the same for every chat: pause the run, with the reason
