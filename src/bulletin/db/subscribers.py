@@ -12,9 +12,6 @@ import asyncpg
 from bulletin import models
 from bulletin.db.connection import Connection
 from bulletin.db.queries import sql
-from bulletin.db.staging import chunks_in_thread
-
-CHUNK_ROWS = 100_000
 
 STAGING_COLUMNS = (
     "line",
@@ -71,27 +68,19 @@ async def import_staged(
     that unsubscribed are subscribed again (an event each); blocked and gone chats never.
     """
     await connection.execute(sql("create_staging"))
+    await connection.copy_records_to_table(
+        "audience_staging", records=(_as_row(row) for row in staged), columns=STAGING_COLUMNS
+    )
     await connection.execute(sql("import_work_mem"))
     extra_tags = sorted(set(tags))
-    total = MergeResult(inserted=0, updated=0)
-    # Chunks: the next one is parsed in a thread while PostgreSQL merges this one. A chat
-    # listed in two chunks is merged twice, the later line winning as within a chunk.
-    async for chunk in chunks_in_thread(staged, _as_row, CHUNK_ROWS):
-        await connection.copy_records_to_table(
-            "audience_staging", records=chunk, columns=STAGING_COLUMNS
-        )
-        row = await connection.fetchrow(
-            sql("merge_staging"), bot_id, extra_tags, source, resubscribe
-        )
-        assert row is not None
-        await connection.execute(sql("truncate_staging"))
-        total = MergeResult(
-            inserted=total.inserted + row["inserted"],
-            updated=total.updated + row["updated"],
-            resubscribed=total.resubscribed + row["resubscribed"],
-            forgotten=total.forgotten + row["forgotten"],
-        )
-    return total
+    row = await connection.fetchrow(sql("merge_staging"), bot_id, extra_tags, source, resubscribe)
+    assert row is not None
+    return MergeResult(
+        inserted=row["inserted"],
+        updated=row["updated"],
+        resubscribed=row["resubscribed"],
+        forgotten=row["forgotten"],
+    )
 
 
 def _as_row(staged: StagedSubscriber) -> tuple[Any, ...]:

@@ -125,10 +125,6 @@ SELECT count(*) FILTER (WHERE inserted) AS inserted,
        (SELECT count(*) FROM ranked WHERE rank = 1) - count(*) AS forgotten
   FROM merged;
 
--- name: truncate_staging
--- The next chunk of the file takes the staging table's place.
-TRUNCATE audience_staging;
-
 -- name: import_work_mem
 -- The merge sorts the whole file once; in memory, not in temporary files.
 SET LOCAL work_mem = '128MB';
