@@ -137,7 +137,7 @@ def _print_next_steps(campaign: str) -> None:
         "bulletin audience import audience.csv --bot mine",
         "bulletin campaign create hello --bot mine --text 'Hello!'",
         "bulletin run hello",
-        "bulletin db stop                                  # the embedded PostgreSQL keeps running until then",
+        "bulletin db stop                                  # the embedded PostgreSQL runs until then",
     ]
     for step in steps:
         console.print(f"  {step}", markup=False, highlight=False)
