@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
 import socket
@@ -20,22 +19,6 @@ from bulletin.engine.recorder import Recorder
 log = logging.getLogger(__name__)
 
 MAX_BOTS_PER_WORKER = 1000
-
-
-_heap_frozen = False
-
-
-def _freeze_startup_heap() -> None:
-    """Once per process: move what startup allocated out of the cyclic collector's scans.
-
-    aiogram's type models make a large heap that lives as long as the process; scanning
-    it on every full collection cost the sending loop a steady share of its CPU.
-    """
-    global _heap_frozen
-    if not _heap_frozen:
-        gc.collect()
-        gc.freeze()
-        _heap_frozen = True
 
 
 def new_worker_id() -> str:
@@ -71,7 +54,6 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until stop is set; then stop claiming, finish in-flight sends, flush, release."""
-        _freeze_startup_heap()
         recorder_stop = asyncio.Event()
         gave_up: errors.NothingToDo | None = None
         log.info("action=worker_start worker=%s", self.worker_id)
