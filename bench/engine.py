@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import statistics
 import tempfile
 import time
@@ -29,6 +30,7 @@ import bulletin.telegram.client  # noqa: F401
 
 async def bare_loop(box: SandboxProcess, chat_ids: list[int], concurrency: int) -> float:
     """The fastest plain aiogram can go: a semaphore and send_message, nothing recorded."""
+    gc.freeze()  # as bulletin's worker does: the same runtime tuning on both sides
     session = AiohttpSession(api=TelegramAPIServer.from_base(box.url), limit=concurrency)
     bot = Bot(box.tokens[0], session=session)
     gate = asyncio.Semaphore(concurrency)

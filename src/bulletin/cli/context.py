@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -71,6 +72,16 @@ async def database(
 
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coroutine)
+
+
+def freeze_startup_heap() -> None:
+    """Before a long sending loop: keep what startup allocated out of the collector's scans.
+
+    aiogram's type models make a large heap that lives as long as the process; scanning
+    it on every full collection costs the sending loop a steady share of its CPU.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def stop_on_signals(stop: asyncio.Event) -> None:

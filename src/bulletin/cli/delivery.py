@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from bulletin import config, errors, models
 from bulletin.cli import report
-from bulletin.cli.context import Options, database, run, stop_on_signals
+from bulletin.cli.context import Options, database, freeze_startup_heap, run, stop_on_signals
 from bulletin.cli.output import console, error_console
 from bulletin.db import campaigns as campaign_rows
 from bulletin.db import runs as run_rows
@@ -139,6 +139,7 @@ async def _serve_in_process(settings: config.Settings, webhook: Webhook | None =
     stop_on_signals(stop)
     async with database(settings, max_size=20) as pool:
         serving = make_worker(pool, settings)
+        freeze_startup_heap()  # after aiogram is imported: its models are most of the heap
         error_console.print(f"serving as {serving.worker_id}; Ctrl-C to stop", markup=False)
         # Every serve process offers to schedule; an advisory lock elects one leader.
         side_tasks = [asyncio.create_task(make_scheduler(pool).run(stop))]
@@ -232,6 +233,7 @@ async def deliver_with_progress(
     stop = asyncio.Event()
     stop_on_signals(stop)
     worker = make_worker(pool, settings, only_bots=[bot_id])
+    freeze_startup_heap()  # after aiogram is imported: its models are most of the heap
     working = asyncio.create_task(worker.run(stop))
     gave_up: errors.NothingToDo | None = None
     try:
