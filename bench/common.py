@@ -115,20 +115,10 @@ def cli(env: dict[str, str], *args: str) -> str:
     return result.stdout
 
 
-def prepare_campaign(env: dict[str, str], box: SandboxProcess, name: str, rate: float) -> None:
+def prepare_campaign(env: dict[str, str], box: SandboxProcess, name: str, *bot_flags: str) -> None:
+    """init, the sandbox's bot as `bench` (with bot_flags), its audience, one campaign."""
     cli(env, "init")
-    cli(
-        env,
-        "bot",
-        "add",
-        box.tokens[0],
-        "--name",
-        "bench",
-        "--api-url",
-        box.url,
-        "--rate",
-        str(rate),
-    )
+    cli(env, "bot", "add", box.tokens[0], "--name", "bench", "--api-url", box.url, *bot_flags)
     cli(env, "audience", "import", str(box.audience), "--bot", "bench")
     cli(env, "campaign", "create", name, "--bot", "bench", "--text", "Benchmark <b>message</b>")
 

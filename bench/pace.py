@@ -28,7 +28,7 @@ def main() -> None:
         environment() as env,
         sandbox(Path(folder), *sandbox_args) as box,
     ):
-        prepare_campaign(env, box, "pace", options.rate)
+        prepare_campaign(env, box, "pace", "--rate", str(options.rate))
         box.post("/sandbox/reset-stats")
         began = time.monotonic()
         cli(env, "run", "pace")

@@ -12,7 +12,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from common import cli, environment, measure, sandbox, span_rate
+from common import environment, measure, prepare_campaign, sandbox, span_rate
 
 PAID_LIMIT = 1000.0
 
@@ -28,11 +28,7 @@ def main() -> None:
             Path(folder), "--users", str(options.users), "--blocked", "0", "--gone", "0"
         ) as box,
     ):
-        cli(env, "init")
-        cli(env, "bot", "add", box.tokens[0], "--name", "paid", "--api-url", box.url,
-            "--paid-broadcast")  # fmt: skip
-        cli(env, "audience", "import", str(box.audience), "--bot", "paid")
-        cli(env, "campaign", "create", "flash", "--bot", "paid", "--text", "Flash sale")
+        prepare_campaign(env, box, "flash", "--paid-broadcast")
         box.post("/sandbox/reset-stats")
         run = measure(env, "run", "flash")
         stats = box.get("/sandbox/stats")

@@ -68,7 +68,7 @@ async def receive_updates(
     # aiogram takes seconds to import: only commands that talk to Telegram pay for it.
     from bulletin.db.updates import UpdateStore
     from bulletin.telegram import webhook
-    from bulletin.telegram.client import BotClient
+    from bulletin.telegram.client import client_for
     from bulletin.telegram.listener import Listener, poll_all
 
     store = UpdateStore(pool)
@@ -77,13 +77,7 @@ async def receive_updates(
     listeners = [
         Listener(
             bot,
-            BotClient(
-                bot.token,
-                bot.api_url,
-                timeout_s=settings.listener.reply_timeout_s,
-                proxies=bot.proxies or settings.telegram.proxies,
-                proxy_retry_s=settings.telegram.proxy_retry_s,
-            ),
+            client_for(bot, settings, timeout_s=settings.listener.reply_timeout_s),
             store,
             settings.listener,
         )

@@ -186,12 +186,14 @@ def _classified(error: Exception) -> classify.Outcome:
         )
 
 
-def client_for(bot: models.Bot, settings: config.Settings) -> BotClient:
-    """The client a worker sends through for one bot, with its own or the global proxies."""
+def client_for(
+    bot: models.Bot, settings: config.Settings, *, timeout_s: float | None = None
+) -> BotClient:
+    """The client for one bot, through its own proxies or the global ones."""
     return BotClient(
         bot.token,
         bot.api_url,
-        timeout_s=settings.worker.request_timeout_s,
+        timeout_s=timeout_s or settings.worker.request_timeout_s,
         max_connections=settings.worker.max_in_flight,
         proxies=bot.proxies or settings.telegram.proxies,
         proxy_retry_s=settings.telegram.proxy_retry_s,
