@@ -216,3 +216,18 @@ async def test_import__chat_listed_twice__last_line_wins_and_tags_unite(
         (7, "Alf", ["a", "b", "c", "z"], '{"city": "Rome"}'),
         (8, "Bo", ["z"], "{}"),
     ]
+
+
+async def test_import__field_text_with_quotes_escapes_and_unicode__stored_exactly(
+    sandbox: Sandbox, cli_env: dict[str, str], tmp_path: Path, database: asyncpg.Connection
+) -> None:
+    await add_bot(sandbox, cli_env)
+    tricky = 'say "hi" \\ back\\slash\ttab\nnew line \u2713 \U0001f600 \x7f </script>'
+    people = tmp_path / "people.jsonl"
+    people.write_text(json.dumps({"chat_id": 5, "note": tricky, "n": 3, "ok": True}) + "\n")
+
+    code, _out, err = await run_cli("audience", "import", str(people), "--bot", "news", env=cli_env)
+
+    assert code == 0, err
+    fields = json.loads(await database.fetchval("SELECT fields FROM subscribers"))
+    assert fields == {"note": tricky, "n": "3", "ok": "true"}

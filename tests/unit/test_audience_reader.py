@@ -518,3 +518,71 @@ def test_abandoned_reader_closes_its_file(tmp_path: Path) -> None:
     items.close()  # type: ignore[attr-defined]
     unstarted = read_audience(path)
     del unstarted
+
+
+# Blocks: the file is read a block at a time; lines and rows cross block boundaries.
+
+MIXED_CSV = (
+    "\ufeff\r\n\r\n"  # a byte order mark and blank lines before the header
+    "chat_id,first_name,note,tags\r\n"
+    '1,Ann,"one\r\ntwo\r\nthree",a;b\r\n'
+    "\r\n"
+    "2,Bö,plain,\r\n"
+    '3,Cy,"q ""x"" y",C|a\r\n'
+    "oops,Dee,,\r\n"
+    "4,Ed,last"  # ragged and without a final line ending
+)
+
+
+@pytest.mark.parametrize("block_size", [1, 2, 3, 7, 64, 262_144])
+def test_block_boundaries__same_items_at_any_block_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block_size: int
+) -> None:
+    from bulletin.audience import _lines
+
+    path = write(tmp_path, "mixed.csv", MIXED_CSV)
+    monkeypatch.setattr(_lines, "BLOCK_SIZE", block_size)
+
+    assert read_all(path) == [
+        record(4, 1, first_name="Ann", tags=("a", "b"), fields={"note": "one\r\ntwo\r\nthree"}),
+        record(8, 2, first_name="Bö", fields={"note": "plain"}),
+        record(9, 3, first_name="Cy", tags=("c", "a"), fields={"note": 'q "x" y'}),
+        LineError(10, "chat_id 'oops' is not an integer"),
+        LineError(11, "row has 3 fields, header has 4"),
+    ]
+
+
+@pytest.mark.parametrize("block_size", [1, 5, 262_144])
+def test_block_boundaries__bad_byte_named_on_its_line_after_the_good_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block_size: int
+) -> None:
+    from bulletin.audience import _lines
+
+    path = write(tmp_path, "ids.txt", b"1\n2\n3\n4\xe2\x82\n5\n")
+    monkeypatch.setattr(_lines, "BLOCK_SIZE", block_size)
+    items = read_audience(path)
+
+    assert [next(items) for _ in range(3)] == [record(1, 1), record(2, 2), record(3, 3)]
+    with pytest.raises(errors.InputError) as caught:
+        next(items)
+    assert caught.value.message == f"{path}:4: not valid UTF-8 text"
+
+
+def test_line_limit__carried_over_many_blocks__stops_reading_early(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bulletin.audience import _lines
+
+    path = write(tmp_path, "ids.txt", "1\n" + "9" * (3 * _lines.LINE_LIMIT))
+    reads: list[int] = []
+    real_blocks = _lines._blocks
+
+    def counted(stream: io.BufferedReader, source: str):  # type: ignore[no-untyped-def]
+        for block in real_blocks(stream, source):
+            reads.append(len(block))
+            yield block
+
+    monkeypatch.setattr(_lines, "_blocks", counted)
+    with pytest.raises(errors.InputError, match=r":2: line is longer than 1048576 bytes"):
+        read_all(path)
+    assert sum(reads) <= _lines.LINE_LIMIT + 2 * _lines.BLOCK_SIZE

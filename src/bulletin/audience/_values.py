@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
@@ -12,6 +13,8 @@ _INTEGER = re.compile(r"[+-]?[0-9]+")
 _LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{2,8})?")
 _TAG_SEPARATORS = re.compile(r"[;,|]")
 _QUOTE_LENGTH = 40
+_CACHED_VALUES = 4096
+"""Distinct language codes and tag lists remembered: a file repeats a few of them."""
 
 
 class ValueProblem(Exception):
@@ -46,7 +49,8 @@ def parse_chat_id(raw: str | int | None) -> int:
 def _integer_from_text(text: str) -> int:
     if not text:
         raise ValueProblem("chat_id is missing")
-    if not is_integer(text):
+    digits = text[1:] if text[0] in "+-" else text
+    if not (digits.isascii() and digits.isdigit()):
         raise ValueProblem(f"chat_id {quote(text)} is not an integer")
     if len(text) > 30:
         raise ValueProblem(f"chat_id {quote(text)} is out of range (|chat_id| < 2**52)")
@@ -75,6 +79,11 @@ def clean_language_code(raw: str | None) -> str | None:
     text = clean_text("language_code", raw)
     if text is None:
         return None
+    return _language_code(text)
+
+
+@functools.lru_cache(maxsize=_CACHED_VALUES)
+def _language_code(text: str) -> str:
     code = text.lower().replace("_", "-")
     if _LANGUAGE_CODE.fullmatch(code) is None:
         raise ValueProblem(f"language_code {quote(text)} is not a code like 'en' or 'pt-br'")
@@ -85,6 +94,11 @@ def split_tags(raw: str | None) -> tuple[str, ...]:
     """Split a tags field on ';', ',' or '|' into clean tags."""
     if raw is None:
         return ()
+    return _split_tags(raw)
+
+
+@functools.lru_cache(maxsize=_CACHED_VALUES)
+def _split_tags(raw: str) -> tuple[str, ...]:
     return normalize_tags([raw])
 
 

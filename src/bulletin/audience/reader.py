@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _csv
 import contextlib
 import csv
 import itertools
@@ -10,10 +11,10 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Literal, TextIO, cast
+from typing import Any, BinaryIO, Literal, NamedTuple, TextIO, cast
 
 from bulletin import errors
-from bulletin.audience._lines import Line, read_lines
+from bulletin.audience._lines import read_lines
 from bulletin.audience._values import (
     ValueProblem,
     clean_language_code,
@@ -51,9 +52,8 @@ READ_ONLY_COLUMNS = (
 _HEADER_NAMES_SHOWN = 10
 
 
-@dataclass(frozen=True, slots=True)
-class AudienceRecord:
-    """One subscriber read from an audience file."""
+class AudienceRecord(NamedTuple):
+    """One subscriber read from an audience file (a tuple: a million are made per import)."""
 
     line: int
     chat_id: int
@@ -73,6 +73,9 @@ class LineError:
 
 
 Item = AudienceRecord | LineError
+
+Line = tuple[int, str]
+"""A 1-based physical line number and the line's text, line ending included."""
 
 
 class _Ready:
@@ -96,7 +99,7 @@ def _read(path: str, stdin: TextIO | None) -> Iterator[Item | _Ready]:
         if first is None:
             raise errors.InputError("file is empty", source=source)
         file_format = _EXTENSION_FORMATS.get(_extension(path)) or _sniff(first[1])
-        items = _START[file_format](itertools.chain([first], lines), source)
+        items = _START[file_format](first, lines, source)
         yield _Ready()
         yield from items
 
@@ -121,11 +124,16 @@ def _binary_if_possible(stream: TextIO) -> BinaryIO | TextIO:
     return stream
 
 
-def _first_content_line(lines: Iterator[Line]) -> Line | None:
-    for line in lines:
-        if line[1].strip():
-            return line
+def _first_content_line(lines: Iterator[str]) -> Line | None:
+    for number, text in enumerate(lines, start=1):
+        if text.strip():
+            return number, text
     return None
+
+
+def _numbered(first: Line, lines: Iterator[str]) -> Iterator[Line]:
+    """The first content line and the lines after it, with their line numbers."""
+    return enumerate(itertools.chain([first[1]], lines), start=first[0])
 
 
 def _extension(path: str) -> str:
@@ -144,8 +152,8 @@ def _sniff(text: str) -> Format:
 # Plain chat ids, one per line.
 
 
-def _start_ids(lines: Iterator[Line], source: str) -> Iterator[Item]:
-    return _id_items(lines)
+def _start_ids(first: Line, lines: Iterator[str], source: str) -> Iterator[Item]:
+    return _id_items(_numbered(first, lines))
 
 
 def _id_items(lines: Iterator[Line]) -> Iterator[Item]:
@@ -166,12 +174,11 @@ def _id_item(number: int, text: str) -> Item:
 # JSON Lines.
 
 
-def _start_jsonl(lines: Iterator[Line], source: str) -> Iterator[Item]:
-    first = next(lines)
+def _start_jsonl(first: Line, lines: Iterator[str], source: str) -> Iterator[Item]:
     if first[1].lstrip().startswith("["):
         message = "a JSON array is not supported; write one JSON object per line"
         raise errors.InputError(message, source=source, line=first[0])
-    return _json_items(itertools.chain([first], lines))
+    return _json_items(_numbered(first, lines))
 
 
 def _json_items(lines: Iterator[Line]) -> Iterator[Item]:
@@ -288,40 +295,16 @@ class _Header:
     custom: list[tuple[str, int]]
 
 
-class _RowLines:
-    """Feeds lines to the csv module and remembers where the current row started."""
-
-    def __init__(self, lines: Iterator[Line]) -> None:
-        self._lines = lines
-        self._row_started = False
-        self.row_start = 0
-
-    def __iter__(self) -> _RowLines:
-        return self
-
-    def __next__(self) -> str:
-        number, text = next(self._lines)
-        if not self._row_started:
-            self._row_started = True
-            self.row_start = number
-        return text
-
-    def start_row(self) -> None:
-        """Note that the next line read begins a new row."""
-        self._row_started = False
-
-
-def _start_csv(lines: Iterator[Line], source: str) -> Iterator[Item]:
-    row_lines = _RowLines(lines)
-    rows = csv.reader(row_lines, strict=False)
-    row_lines.start_row()
+def _start_csv(first: Line, lines: Iterator[str], source: str) -> Iterator[Item]:
+    rows = csv.reader(itertools.chain([first[1]], lines), strict=False)
     try:
         names = next(rows)
     except csv.Error as error:
         message = f"CSV header cannot be read: {error}"
-        raise errors.InputError(message, source=source, line=row_lines.row_start) from error
-    header = _parse_header(names, source, row_lines.row_start)
-    return _csv_items(rows, row_lines, header)
+        raise errors.InputError(message, source=source, line=first[0]) from error
+    header = _parse_header(names, source, first[0])
+    # rows.line_num counts the lines the csv module has read, the first content line being 1.
+    return _csv_items(rows, first[0] - 1, header)
 
 
 def _parse_header(names: list[str], source: str, number: int) -> _Header:
@@ -363,59 +346,67 @@ def _listed(names: list[str]) -> str:
     return ", ".join(shown) + more
 
 
-def _csv_items(rows: Iterator[list[str]], row_lines: _RowLines, header: _Header) -> Iterator[Item]:
+def _csv_items(rows: _csv.Reader, skipped: int, header: _Header) -> Iterator[Item]:
+    """Items of the CSV rows; a row's line is the physical line it starts on (`skipped`
+    blank lines came before the header, and rows.line_num counts from the header on)."""
+    record = _csv_record_maker(header)
+    start = skipped + rows.line_num + 1
     while True:
-        row_lines.start_row()
         try:
-            row = next(rows)
-        except StopIteration:
+            for row in rows:
+                number, start = start, skipped + rows.line_num + 1
+                if len(row) == header.size and (header.size > 1 or row[0].strip()):
+                    yield _csv_item(record, number, row)
+                elif not _is_blank(row):
+                    yield LineError(number, f"row has {len(row)} fields, header has {header.size}")
             return
         except csv.Error as error:
-            yield LineError(row_lines.row_start, f"CSV row cannot be read: {error}")
-            continue
-        if not _is_blank(row):
-            yield _csv_item(row_lines.row_start, row, header)
+            yield LineError(start, f"CSV row cannot be read: {error}")
+            start = skipped + rows.line_num + 1
 
 
 def _is_blank(row: list[str]) -> bool:
     return not row or (len(row) == 1 and not row[0].strip())
 
 
-def _csv_item(number: int, row: list[str], header: _Header) -> Item:
-    if len(row) != header.size:
-        return LineError(number, f"row has {len(row)} fields, header has {header.size}")
+def _csv_item(
+    record: Callable[[int, list[str]], AudienceRecord], number: int, row: list[str]
+) -> Item:
     try:
-        return _csv_record(number, row, header)
+        return record(number, row)
     except ValueProblem as problem:
         return LineError(number, str(problem))
 
 
-def _csv_record(number: int, row: list[str], header: _Header) -> AudienceRecord:
-    def value(name: str) -> str | None:
-        index = header.known.get(name)
-        return None if index is None else row[index]
+def _csv_record_maker(header: _Header) -> Callable[[int, list[str]], AudienceRecord]:
+    """A function from (line, row) to a record, with the header's column positions bound."""
+    chat_id_at = header.known["chat_id"]
+    first_name_at = header.known.get("first_name")
+    username_at = header.known.get("username")
+    language_code_at = header.known.get("language_code")
+    tags_at = header.known.get("tags")
+    custom = [(name, index, f"field {quote(name)}") for name, index in header.custom]
 
-    return AudienceRecord(
-        line=number,
-        chat_id=parse_chat_id(value("chat_id")),
-        first_name=clean_text("first_name", value("first_name")),
-        username=clean_username(value("username")),
-        language_code=clean_language_code(value("language_code")),
-        tags=split_tags(value("tags")),
-        fields=_csv_fields(row, header),
-    )
+    def record(number: int, row: list[str]) -> AudienceRecord:
+        fields: dict[str, str] = {}
+        for name, index, label in custom:
+            text = clean_text(label, row[index])
+            if text is not None:
+                fields[name] = text
+        return AudienceRecord(
+            number,
+            parse_chat_id(row[chat_id_at]),
+            None if first_name_at is None else clean_text("first_name", row[first_name_at]),
+            None if username_at is None else clean_username(row[username_at]),
+            None if language_code_at is None else clean_language_code(row[language_code_at]),
+            () if tags_at is None else split_tags(row[tags_at]),
+            fields,
+        )
+
+    return record
 
 
-def _csv_fields(row: list[str], header: _Header) -> dict[str, str]:
-    fields: dict[str, str] = {}
-    for name, index in header.custom:
-        text = clean_text(f"field {quote(name)}", row[index])
-        if text is not None:
-            fields[name] = text
-    return fields
-
-
-_START: dict[Format, Callable[[Iterator[Line], str], Iterator[Item]]] = {
+_START: dict[Format, Callable[[Line, Iterator[str], str], Iterator[Item]]] = {
     "csv": _start_csv,
     "jsonl": _start_jsonl,
     "ids": _start_ids,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from typing import Any, Protocol
 
 import asyncpg
@@ -71,29 +71,42 @@ async def import_staged(
     await connection.copy_records_to_table(
         "audience_staging", records=(_as_row(row) for row in staged), columns=STAGING_COLUMNS
     )
-    await connection.execute(sql("import_work_mem"))
+    await connection.execute(sql("import_settings"))
+    resubscribed = 0
+    if resubscribe:
+        resubscribed = await connection.fetchval(sql("resubscribe_staged"), bot_id)
     extra_tags = sorted(set(tags))
-    row = await connection.fetchrow(sql("merge_staging"), bot_id, extra_tags, source, resubscribe)
+    row = await connection.fetchrow(sql("merge_staging"), bot_id, extra_tags, source)
     assert row is not None
     return MergeResult(
         inserted=row["inserted"],
         updated=row["updated"],
-        resubscribed=row["resubscribed"],
+        resubscribed=resubscribed,
         forgotten=row["forgotten"],
     )
 
 
 def _as_row(staged: StagedSubscriber) -> tuple[Any, ...]:
+    tags = staged.tags
     return (
         staged.line,
         staged.chat_id,
-        models.ChatType.from_chat_id(staged.chat_id).value,
+        models.ChatType.from_chat_id(staged.chat_id),
         staged.first_name,
         staged.username,
         staged.language_code,
-        sorted(set(staged.tags)),  # the merge expects each line's tags sorted and distinct
-        json.dumps(dict(staged.fields)),
+        # The merge expects each line's tags sorted and distinct.
+        tags if len(tags) < 2 else sorted(set(tags)),
+        _as_json(staged.fields),
     )
+
+
+def _as_json(fields: Mapping[str, str]) -> str:
+    """A JSON object of text fields, written directly: json.dumps costs twice as much."""
+    pairs = [
+        f"{encode_basestring(key)}:{encode_basestring(value)}" for key, value in fields.items()
+    ]
+    return "{" + ",".join(pairs) + "}"
 
 
 async def counts(connection: Connection, bot_id: int | None) -> list[tuple[str, str, int]]:

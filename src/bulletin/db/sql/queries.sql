@@ -64,70 +64,89 @@ CREATE TEMPORARY TABLE audience_staging (
 ) ON COMMIT DROP;
 
 -- name: merge_staging
--- $1 bot_id, $2 extra tags (text[]), $3 source, $4 resubscribe (boolean)
+-- $1 bot_id, $2 extra tags (text[]), $3 source
 -- Merges the staged file into subscribers in one statement. A chat listed twice
 -- takes the last line's fields and the union of its tags (each line's tags arrive
 -- sorted and distinct). A chat already known keeps its status: an import never
--- re-subscribes a chat that opted out, unless $4 asks for unsubscribed chats to be
--- re-subscribed, each logged as an event. A forgotten chat's tombstone keeps it out.
-WITH ranked AS (
-    -- One sort: each line's rank among the lines of its chat (1 = the last line), and
-    -- how many lines the chat has.
-    SELECT a.*, row_number() OVER newest AS rank, count(*) OVER (PARTITION BY chat_id) AS copies
-      FROM audience_staging a
-    WINDOW newest AS (PARTITION BY chat_id ORDER BY line DESC)
+-- re-subscribes a chat that opted out (resubscribe_staged does, when asked, first).
+-- A forgotten chat's tombstone keeps it out.
+-- Most files list each chat once: one hash pass finds the chats listed more than once,
+-- and only those are sorted, so a large file is inserted in file order without a sort.
+WITH repeated AS (
+    SELECT chat_id, count(*) AS copies
+      FROM audience_staging
+     GROUP BY chat_id
+    HAVING count(*) > 1
+), last_copies AS (
+    SELECT DISTINCT ON (a.chat_id) a.*
+      FROM audience_staging a JOIN repeated USING (chat_id)
+     ORDER BY a.chat_id, a.line DESC
 ), tags_of_copies AS (
-    -- The union of the tags of a chat listed more than once; usually no rows.
     SELECT chat_id, array_agg(DISTINCT tag ORDER BY tag) AS tags
-      FROM ranked, unnest(tags) AS tag
-     WHERE copies > 1
+      FROM audience_staging a JOIN repeated USING (chat_id), unnest(a.tags) AS tag
      GROUP BY chat_id
 ), staged AS (
-    SELECT r.chat_id, r.chat_type, r.first_name, r.username, r.language_code, r.fields,
-           coalesce(t.tags, r.tags) AS tags
-      FROM ranked r LEFT JOIN tags_of_copies t USING (chat_id)
-     WHERE r.rank = 1
-       -- The first test runs once: without tombstones no chat id is hashed.
-       AND (NOT EXISTS (SELECT 1 FROM forgotten_chats WHERE bot_id = $1)
-            OR NOT EXISTS (SELECT 1 FROM forgotten_chats f
-                            WHERE f.bot_id = $1 AND f.chat_hash = chat_hash($1, r.chat_id)))
-), resubscribed AS (
-    -- Read before the merge (one snapshot): the chats whose opt-out $4 overrides.
-    SELECT s.chat_id
-      FROM subscribers s JOIN staged st ON st.chat_id = s.chat_id
-     WHERE $4 AND s.bot_id = $1 AND s.status = 'unsubscribed'
-), logged AS (
-    INSERT INTO events (kind, bot_id, chat_id, detail)
-    SELECT 'subscriber.resubscribed', $1, chat_id, 'audience import --resubscribe'
-      FROM resubscribed
+    SELECT a.chat_id, a.chat_type, a.first_name, a.username, a.language_code, a.fields, a.tags
+      FROM audience_staging a
+     WHERE NOT EXISTS (SELECT 1 FROM repeated r WHERE r.chat_id = a.chat_id)
+    UNION ALL
+    SELECT l.chat_id, l.chat_type, l.first_name, l.username, l.language_code, l.fields,
+           coalesce(t.tags, '{}')
+      FROM last_copies l LEFT JOIN tags_of_copies t USING (chat_id)
 ), merged AS (
     INSERT INTO subscribers AS s
            (bot_id, chat_id, chat_type, first_name, username, language_code, tags, fields, source)
-    SELECT $1, chat_id, chat_type, first_name, username, language_code,
-           CASE WHEN cardinality($2::text[]) = 0 THEN tags
-                ELSE ARRAY(SELECT DISTINCT x FROM unnest(tags || $2::text[]) AS x ORDER BY x) END,
-           fields, $3
-      FROM staged
+    SELECT $1, st.chat_id, st.chat_type, st.first_name, st.username, st.language_code,
+           CASE WHEN cardinality($2::text[]) = 0 THEN st.tags
+                ELSE ARRAY(SELECT DISTINCT x FROM unnest(st.tags || $2::text[]) AS x ORDER BY x)
+           END,
+           st.fields, $3
+      FROM staged st
+     -- The first test runs once: without tombstones no chat id is hashed.
+     WHERE NOT EXISTS (SELECT 1 FROM forgotten_chats WHERE bot_id = $1)
+        OR NOT EXISTS (SELECT 1 FROM forgotten_chats f
+                        WHERE f.bot_id = $1 AND f.chat_hash = chat_hash($1, st.chat_id))
     ON CONFLICT (bot_id, chat_id) DO UPDATE
        SET first_name    = coalesce(EXCLUDED.first_name, s.first_name),
            username      = coalesce(EXCLUDED.username, s.username),
            language_code = coalesce(EXCLUDED.language_code, s.language_code),
            tags          = ARRAY(SELECT DISTINCT x FROM unnest(s.tags || EXCLUDED.tags) AS x ORDER BY x),
            fields        = s.fields || EXCLUDED.fields,
-           status        = CASE WHEN $4 AND s.status = 'unsubscribed' THEN 'subscribed'
-                                ELSE s.status END,
            updated_at    = clock_timestamp()
     RETURNING (xmax = 0) AS inserted
 )
 SELECT count(*) FILTER (WHERE inserted) AS inserted,
        count(*) FILTER (WHERE NOT inserted) AS updated,
-       (SELECT count(*) FROM resubscribed) AS resubscribed,
-       (SELECT count(*) FROM ranked WHERE rank = 1) - count(*) AS forgotten
+       (SELECT count(*) FROM audience_staging)
+         - (SELECT coalesce(sum(copies - 1), 0) FROM repeated)
+         - count(*) AS forgotten
   FROM merged;
 
--- name: import_work_mem
--- The merge sorts the whole file once; in memory, not in temporary files.
-SET LOCAL work_mem = '128MB';
+-- name: resubscribe_staged
+-- $1 bot_id
+-- `audience import --resubscribe`, before the merge: the staged chats that unsubscribed
+-- are subscribed again, each logged as an event. Blocked and gone chats stay as they are;
+-- a forgotten chat has no row to change.
+WITH resubscribed AS (
+    UPDATE subscribers s
+       SET status = 'subscribed', updated_at = clock_timestamp()
+     WHERE s.bot_id = $1
+       AND s.status = 'unsubscribed'
+       AND s.chat_id IN (SELECT chat_id FROM audience_staging)
+       AND NOT EXISTS (SELECT 1 FROM forgotten_chats f
+                        WHERE f.bot_id = $1 AND f.chat_hash = chat_hash($1, s.chat_id))
+    RETURNING s.chat_id
+), logged AS (
+    INSERT INTO events (kind, bot_id, chat_id, detail)
+    SELECT 'subscriber.resubscribed', $1, chat_id, 'audience import --resubscribe'
+      FROM resubscribed
+)
+SELECT count(*) AS resubscribed FROM resubscribed;
+
+-- name: import_settings
+-- The merge hashes the whole file once: in memory, not in temporary files. JIT
+-- compiling the one big statement costs more than it saves.
+SELECT set_config('work_mem', '128MB', true), set_config('jit', 'off', true);
 
 -- name: subscriber_counts
 -- $1 bot_id (NULL for all bots)
