@@ -77,12 +77,14 @@ async def test_export__csv_and_jsonl_with_filters__import_back_unchanged(
     (only,) = [json.loads(line) for line in jsonl.splitlines()]
     assert (only["chat_id"], only["tags"], only["city"]) == (1001, ["news", "vip"], "Oslo")
 
-    before = await database.fetch("SELECT chat_id, tags, fields FROM subscribers ORDER BY id")
+    rows_now = "SELECT chat_id, tags, fields, xmin::text, updated_at FROM subscribers ORDER BY id"
+    before = await database.fetch(rows_now)
     code, out, err = await run_cli("audience", "import", str(out_csv), "--bot", "news", env=cli_env)
     assert code == 0, err
-    assert "imported 0 new and merged 4 known" in out
-    after = await database.fetch("SELECT chat_id, tags, fields FROM subscribers ORDER BY id")
-    assert after == before  # read-only columns (status, source, …) did not become fields
+    assert "imported 0 new and merged 4 known subscribers (0 changed)" in out
+    after = await database.fetch(rows_now)
+    # Read-only columns (status, source, …) did not become fields, and no row was rewritten.
+    assert after == before
 
 
 async def test_tag_untag__by_ids_and_from_a_file(
@@ -231,3 +233,34 @@ async def test_import__field_text_with_quotes_escapes_and_unicode__stored_exactl
     assert code == 0, err
     fields = json.loads(await database.fetchval("SELECT fields FROM subscribers"))
     assert fields == {"note": tricky, "n": "3", "ok": "true"}
+
+
+async def test_import__known_chats__only_changed_rows_rewritten_and_counted(
+    sandbox: Sandbox, cli_env: dict[str, str], tmp_path: Path, database: asyncpg.Connection
+) -> None:
+    await imported(sandbox, cli_env, tmp_path)
+    code, _, err = await run_cli("audience", "forget", "1003", env=cli_env)
+    assert code == 0, err
+    versions = dict(await database.fetch("SELECT chat_id, xmin::text FROM subscribers"))
+    again = tmp_path / "again.csv"
+    again.write_text(
+        "chat_id,first_name,tags,city\n"
+        "1001,Ann,vip,Oslo\n"  # nothing new: tags and city already there
+        "1002,Bob,news,Berlin\n"  # moved
+        "-1001234567890,,extra,\n"  # a new tag
+        "1003,Cy,,Rome\n"  # forgotten: stays out
+        "1004,Di,,\n"  # new
+    )
+
+    code, out, err = await run_cli("audience", "import", str(again), "--bot", "news", env=cli_env)
+
+    assert code == 0, err
+    assert "imported 1 new and merged 3 known subscribers (2 changed)" in out
+    assert "left out 1 forgotten chats" in out
+    rows = {row["chat_id"]: row for row in await database.fetch("SELECT * FROM subscribers")}
+    assert sorted(rows) == [-1001234567890, 1001, 1002, 1004]
+    now = dict(await database.fetch("SELECT chat_id, xmin::text FROM subscribers"))
+    assert now[1001] == versions[1001]
+    assert now[1002] != versions[1002]
+    assert json.loads(rows[1002]["fields"])["city"] == "Berlin"
+    assert rows[-1001234567890]["tags"] == ["extra"]

@@ -101,7 +101,8 @@ def import_file(
 
     result = run(go())
     console.print(
-        f"imported {result.inserted:,} new and merged {result.updated:,} known subscribers"
+        f"imported {result.inserted:,} new and merged {result.known:,} known subscribers "
+        f"({result.updated:,} changed)"
     )
     if result.resubscribed:
         console.print(f"re-subscribed {result.resubscribed:,} chats that had unsubscribed")

@@ -114,7 +114,7 @@ async def _import_audience(pool: Pool, world: World, bot: models.Bot) -> int:
         records = (item for item in items if not isinstance(item, LineError))
         async with pool.acquire() as connection, connection.transaction():
             result = await subscribers.import_staged(connection, bot.id, records, tags=("demo",))
-    return result.inserted + result.updated
+    return result.inserted + result.known
 
 
 async def _start_campaign(pool: Pool, bot: models.Bot) -> tuple[models.Campaign, models.Run]:

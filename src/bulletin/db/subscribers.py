@@ -47,9 +47,15 @@ class StagedSubscriber(Protocol):
 @dataclass(frozen=True, slots=True)
 class MergeResult:
     inserted: int
-    updated: int
+    updated: int  # known chats the file changed
+    unchanged: int = 0  # known chats the file changed nothing of
     resubscribed: int = 0  # opted-out chats re-subscribed by --resubscribe
     forgotten: int = 0  # chats left out because they were forgotten
+
+    @property
+    def known(self) -> int:
+        """Chats of the file that were subscribers already."""
+        return self.updated + self.unchanged
 
 
 async def import_staged(
@@ -81,6 +87,7 @@ async def import_staged(
     return MergeResult(
         inserted=row["inserted"],
         updated=row["updated"],
+        unchanged=row["unchanged"],
         resubscribed=resubscribed,
         forgotten=row["forgotten"],
     )

@@ -69,7 +69,8 @@ CREATE TEMPORARY TABLE audience_staging (
 -- takes the last line's fields and the union of its tags (each line's tags arrive
 -- sorted and distinct). A chat already known keeps its status: an import never
 -- re-subscribes a chat that opted out (resubscribe_staged does, when asked, first).
--- A forgotten chat's tombstone keeps it out.
+-- A forgotten chat's tombstone keeps it out. A known chat the file changes nothing of
+-- is left as it is (re-importing the same file rewrites no row).
 -- Most files list each chat once: one hash pass finds the chats listed more than once,
 -- and only those are sorted, so a large file is inserted in file order without a sort.
 WITH repeated AS (
@@ -113,13 +114,26 @@ WITH repeated AS (
            tags          = ARRAY(SELECT DISTINCT x FROM unnest(s.tags || EXCLUDED.tags) AS x ORDER BY x),
            fields        = s.fields || EXCLUDED.fields,
            updated_at    = clock_timestamp()
+     WHERE s.first_name IS DISTINCT FROM coalesce(EXCLUDED.first_name, s.first_name)
+        OR s.username IS DISTINCT FROM coalesce(EXCLUDED.username, s.username)
+        OR s.language_code IS DISTINCT FROM coalesce(EXCLUDED.language_code, s.language_code)
+        OR NOT s.tags @> EXCLUDED.tags
+        OR NOT s.fields @> EXCLUDED.fields
     RETURNING (xmax = 0) AS inserted
+), forgotten AS (
+    SELECT count(DISTINCT a.chat_id) AS chats
+      FROM audience_staging a
+     WHERE EXISTS (SELECT 1 FROM forgotten_chats WHERE bot_id = $1)
+       AND EXISTS (SELECT 1 FROM forgotten_chats f
+                    WHERE f.bot_id = $1 AND f.chat_hash = chat_hash($1, a.chat_id))
 )
 SELECT count(*) FILTER (WHERE inserted) AS inserted,
        count(*) FILTER (WHERE NOT inserted) AS updated,
        (SELECT count(*) FROM audience_staging)
          - (SELECT coalesce(sum(copies - 1), 0) FROM repeated)
-         - count(*) AS forgotten
+         - (SELECT chats FROM forgotten)
+         - count(*) AS unchanged,
+       (SELECT chats FROM forgotten) AS forgotten
   FROM merged;
 
 -- name: resubscribe_staged
