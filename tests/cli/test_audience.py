@@ -264,3 +264,60 @@ async def test_import__known_chats__only_changed_rows_rewritten_and_counted(
     assert now[1002] != versions[1002]
     assert json.loads(rows[1002]["fields"])["city"] == "Berlin"
     assert rows[-1001234567890]["tags"] == ["extra"]
+
+
+SEGMENTED_CAMPAIGN = """name: regulars
+bot: news
+variants:
+  - name: a
+    text: Hi {{ first_name }}
+segment:
+  tags: {any: [news, vip], none: [vip]}
+  languages: [de]
+  chat_types: [private]
+"""
+
+
+async def export_ids(env: dict[str, str], *filters: str) -> list[int]:
+    code, jsonl, err = await run_cli(
+        "audience", "export", "--bot", "news", "--format", "jsonl", *filters, env=env
+    )
+    assert code == 0, err
+    return [json.loads(line)["chat_id"] for line in jsonl.splitlines()]
+
+
+async def test_export__segment_filters__select_what_a_campaign_segment_selects(
+    sandbox: Sandbox, cli_env: dict[str, str], tmp_path: Path, database: asyncpg.Connection
+) -> None:
+    await imported(sandbox, cli_env, tmp_path)
+    await database.execute(
+        "UPDATE subscribers SET created_at = '2026-01-01T00:00Z' WHERE chat_id = 1001"
+    )
+    campaign = tmp_path / "regulars.yaml"
+    campaign.write_text(SEGMENTED_CAMPAIGN)
+    code, _, err = await run_cli("campaign", "apply", str(campaign), env=cli_env)
+    assert code == 0, err
+    code, out, err = await run_cli("campaign", "preview", "regulars", env=cli_env)
+    assert code == 0, err
+    assert "1 subscriber(s) in the segment now" in out
+
+    same_as_segment = await export_ids(
+        cli_env, "--status", "subscribed", "--any-tag", "news", "--any-tag", "vip",
+        "--without-tag", "VIP", "--language", "de", "--chat-type", "private",
+    )  # fmt: skip
+
+    assert same_as_segment == [1002]
+    assert await export_ids(cli_env, "--tag", "news", "--tag", "vip") == [1001]
+    assert await export_ids(cli_env, "--chat-type", "supergroup") == [-1001234567890]
+    assert await export_ids(cli_env, "--subscribed-before", "2026-01-02") == [1001]
+    assert await export_ids(cli_env, "--subscribed-after", "2026-01-01T01:00+00:00") == [
+        1002, -1001234567890, 1003,
+    ]  # fmt: skip
+    code, _, err = await run_cli(
+        "audience", "export", "--bot", "news", "--subscribed-after", "last week", env=cli_env
+    )
+    assert code == 1
+    assert err.strip() == (
+        "error: --subscribed-after 'last week' is not an ISO 8601 date or time "
+        "(like 2026-05-01 or 2026-05-01T09:00+02:00)"
+    )

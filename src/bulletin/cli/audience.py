@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Annotated, TextIO
 
 import typer
@@ -12,6 +13,7 @@ import typer
 from bulletin import errors, models
 from bulletin.audience.reader import AudienceRecord, LineError, read_audience
 from bulletin.audience.writer import Format, Writer
+from bulletin.campaign.spec import Segment, TagFilter
 from bulletin.cli.context import Options, database, run
 from bulletin.cli.output import console, error_console, print_json, print_table
 from bulletin.db import audience as audience_rows
@@ -166,22 +168,48 @@ def export(
         Format | None, typer.Option("--format", help="csv or jsonl (default: by file name)")
     ] = None,
     status: Annotated[models.SubscriberStatus | None, typer.Option(help="Only this status")] = None,
-    tag: Annotated[str | None, typer.Option(help="Only chats with this tag")] = None,
-    language: Annotated[str | None, typer.Option(help="Only this language_code")] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option(help="Only chats with this tag (repeatable: all of them)")
+    ] = None,
+    any_tag: Annotated[
+        list[str] | None, typer.Option(help="Only chats with at least one of these (repeatable)")
+    ] = None,
+    without_tag: Annotated[
+        list[str] | None, typer.Option(help="Only chats with none of these (repeatable)")
+    ] = None,
+    language: Annotated[
+        list[str] | None,
+        typer.Option(help="Only these languages (repeatable; 'pt' matches pt-br too)"),
+    ] = None,
+    chat_type: Annotated[
+        list[models.ChatType] | None, typer.Option(help="Only these chat types (repeatable)")
+    ] = None,
+    subscribed_after: Annotated[
+        str | None, typer.Option(help="Only chats that subscribed at or after (ISO 8601; UTC)")
+    ] = None,
+    subscribed_before: Annotated[
+        str | None, typer.Option(help="Only chats that subscribed before (ISO 8601; UTC)")
+    ] = None,
 ) -> None:
-    """Write subscribers as CSV or JSON Lines, in the shape `audience import` reads back."""
+    """Write subscribers as CSV or JSON Lines, in the shape `audience import` reads back.
+
+    The filters mean what they mean in a campaign's segment, so an export shows who a
+    segment selects (add --status subscribed: a campaign only messages subscribed chats).
+    """
     settings = ctx.ensure_object(Options).settings()
     chosen_format = file_format or Format.of_path(output)
+    segment = Segment(
+        tags=TagFilter(any=_tags(any_tag), all=_tags(tag), none=_tags(without_tag)),
+        languages=tuple(code.strip().lower() for code in language or ()),
+        chat_types=tuple(chat_type or ()),
+        subscribed_after=_moment("--subscribed-after", subscribed_after),
+        subscribed_before=_moment("--subscribed-before", subscribed_before),
+    )
 
     async def go() -> int:
         async with database(settings) as pool, pool.acquire() as connection:
             found = await bot_rows.find(connection, bot)
-            selection = audience_rows.Filter(
-                found.id,
-                status,
-                tag.lower() if tag else None,
-                language.lower() if language else None,
-            )
+            selection = audience_rows.Filter(found.id, status, segment)
             names = await audience_rows.field_names(connection, selection)
             with _output(output) as stream:
                 writer = Writer(stream, chosen_format, names)
@@ -193,6 +221,25 @@ def export(
     written = run(go())
     where = "" if output == "-" else f" to {output}"
     error_console.print(f"exported {written:,} subscribers{where}", markup=False)
+
+
+def _tags(values: list[str] | None) -> tuple[str, ...]:
+    """Tags as imports store them: trimmed and lower-case."""
+    return tuple(sorted({value.strip().lower() for value in values or () if value.strip()}))
+
+
+def _moment(option: str, value: str | None) -> datetime | None:
+    """An ISO 8601 date or time; one without a zone is UTC."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise errors.InputError(
+            f"{option} {value!r} is not an ISO 8601 date or time (like 2026-05-01 or "
+            "2026-05-01T09:00+02:00)"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @contextlib.contextmanager

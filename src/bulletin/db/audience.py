@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bulletin import models
+from bulletin.campaign.spec import Segment
+from bulletin.db.campaigns import segment_filters
 from bulletin.db.connection import Connection
 from bulletin.db.queries import sql
 
@@ -16,16 +18,16 @@ EXPORT_PREFETCH = 2000
 
 @dataclass(frozen=True, slots=True)
 class Filter:
-    """Which subscribers of a bot to export; None matches any."""
+    """Which subscribers of a bot to export: a status (None: any) and a campaign's segment
+    filters, meaning what they mean there (the segment's bots are not read)."""
 
     bot_id: int
     status: models.SubscriberStatus | None = None
-    tag: str | None = None
-    language_code: str | None = None
+    segment: Segment = field(default_factory=Segment)
 
     def arguments(self) -> tuple[Any, ...]:
         status = self.status.value if self.status else None
-        return self.bot_id, status, self.tag, self.language_code
+        return self.bot_id, status, *segment_filters(self.segment)
 
 
 async def field_names(connection: Connection, selection: Filter) -> list[str]:

@@ -577,14 +577,8 @@ WITH variant_slots AS (
              LIMIT 1) AS language
       FROM subscribers s
      WHERE s.bot_id = ANY($3::bigint[]) AND s.status = 'subscribed'
-       AND (cardinality($4::text[]) = 0 OR s.tags && $4::text[])
-       AND s.tags @> $5::text[]
-       AND NOT (s.tags && $6::text[])
-       AND (cardinality($7::text[]) = 0
-            OR split_part(lower(s.language_code), '-', 1) = ANY($7::text[]))
-       AND (cardinality($8::text[]) = 0 OR s.chat_type = ANY($8::text[]))
-       AND ($9::timestamptz IS NULL OR s.created_at >= $9)
-       AND ($10::timestamptz IS NULL OR s.created_at < $10)
+       AND in_segment(s.tags, s.language_code, s.chat_type, s.created_at,
+                      $4, $5, $6, $7, $8, $9, $10)
      ORDER BY s.chat_id, array_position($3::bigint[], s.bot_id)
 ), capped AS (
     SELECT * FROM audience ORDER BY id LIMIT $11
@@ -838,25 +832,25 @@ WITH previous AS (
 SELECT (SELECT status FROM previous) AS previous_status;
 
 -- name: export_subscribers
--- $1 bot_id, $2 status (NULL: any), $3 tag (NULL: any), $4 language_code (NULL: any)
+-- $1 bot_id, $2 status (NULL: any), $3 tags any, $4 tags all, $5 tags none (text[]),
+-- $6 languages (text[]), $7 chat types (text[]), $8 subscribed after, $9 subscribed before
+-- The segment filters mean what they mean in a campaign's segment (in_segment).
 SELECT chat_id, chat_type, status, first_name, username, language_code, tags, fields,
        source, title, can_post, flagged, created_at, updated_at
   FROM subscribers
  WHERE bot_id = $1
    AND ($2::text IS NULL OR status = $2)
-   AND ($3::text IS NULL OR tags @> ARRAY[$3::text])
-   AND ($4::text IS NULL OR language_code = $4)
+   AND in_segment(tags, language_code, chat_type, created_at, $3, $4, $5, $6, $7, $8, $9)
  ORDER BY id;
 
 -- name: export_field_names
--- $1 bot_id, $2 status (NULL: any), $3 tag (NULL: any), $4 language_code (NULL: any)
+-- The parameters of export_subscribers.
 -- The custom fields of the chats export_subscribers returns: the CSV's extra columns.
 SELECT DISTINCT jsonb_object_keys(fields) AS name
   FROM subscribers
  WHERE bot_id = $1
    AND ($2::text IS NULL OR status = $2)
-   AND ($3::text IS NULL OR tags @> ARRAY[$3::text])
-   AND ($4::text IS NULL OR language_code = $4)
+   AND in_segment(tags, language_code, chat_type, created_at, $3, $4, $5, $6, $7, $8, $9)
  ORDER BY 1;
 
 -- name: tag_subscribers
