@@ -213,3 +213,28 @@ async def test_two_serve_processes__scheduled_campaign__one_run_per_slot(
     reachable = [c for c in sandbox.world.chats.values() if c.state == "reachable"]
     assert Counter(e.chat_id for e in sandbox.ledger) == Counter({c.id: 1 for c in reachable})
     assert all(serve.returncode == 0 for serve in serves)
+
+
+async def test_apply__delivery_section__paid_broadcast_sent_as_paid_and_round_trips(
+    env: dict[str, str], sandbox: Sandbox, tmp_path: Path
+) -> None:
+    plain = CAMPAIGN.replace("schedule:", "unused:").split("unused:")[0]
+    paid = plain.replace("name: spring", "name: paid") + (
+        "delivery:\n  paid_broadcast: true\n  resend_uncertain: true\n"
+    )
+    for name, text in (("spring", plain), ("paid", paid)):
+        (tmp_path / f"{name}.yaml").write_text(text)
+        code, _, err = await run_cli("campaign", "apply", str(tmp_path / f"{name}.yaml"), env=env)
+        assert code == 0, err
+    code, shown, err = await run_cli("campaign", "show", "paid", env=env)
+    assert code == 0, err
+    assert "delivery:\n  paid_broadcast: true\n  resend_uncertain: true\n" in shown
+    code, shown, err = await run_cli("campaign", "show", "spring", env=env)
+    assert "delivery" not in shown  # defaults are left out of the file
+
+    code, _, err = await run_cli("run", "paid", "--quiet", env=env)
+    assert code == 0, err
+    code, _, err = await run_cli("run", "spring", "--quiet", env=env)
+    assert code == 0, err
+
+    assert [entry.paid for entry in sandbox.ledger] == [True] * 30 + [False] * 30

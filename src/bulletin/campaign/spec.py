@@ -125,6 +125,15 @@ class Caps(Strict):
     per_run: int | None = Field(default=None, ge=1)
 
 
+class Delivery(Strict):
+    """How: Telegram's paid broadcast (allow_paid_broadcast: up to 1000 msgs/s, each message
+    billed in Stars to the bot), and whether deliveries a crashed worker left unknown are
+    sent again (a duplicate in someone's chat is worse than a rare miss, so no by default)."""
+
+    paid_broadcast: bool = False
+    resend_uncertain: bool = False
+
+
 class CampaignSpec(Strict):
     name: str = Field(min_length=1, max_length=200)
     bot: str = Field(min_length=1)
@@ -133,6 +142,7 @@ class CampaignSpec(Strict):
     segment: Segment = Segment()
     schedule: Schedule = Schedule()
     caps: Caps = Caps()
+    delivery: Delivery = Delivery()
 
     @model_validator(mode="after")
     def _variants(self) -> Self:

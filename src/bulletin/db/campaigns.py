@@ -104,6 +104,10 @@ async def design(connection: Connection, campaign_id: int) -> Design:
             "segment": json.loads(row["segment"]),
             "schedule": json.loads(row["schedule"]),
             "caps": json.loads(row["caps"]),
+            "delivery": {
+                "paid_broadcast": row["paid_broadcast"],
+                "resend_uncertain": row["resend_uncertain"],
+            },
         }
     )
     return Design(campaign_id, models.CampaignStatus(row["status"]), spec, row["next_run_at"])
@@ -122,6 +126,8 @@ async def apply(connection: Connection, document: Document) -> tuple[models.Camp
         _json(spec.segment),
         _json(spec.schedule),
         _json(spec.caps),
+        spec.delivery.paid_broadcast,
+        spec.delivery.resend_uncertain,
     )
     async with connection.transaction():
         if row is None:

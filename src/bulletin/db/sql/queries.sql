@@ -492,7 +492,7 @@ RETURNING *;
 -- $1 campaign_id
 -- Everything `campaign show` prints and a run needs: the campaign's design, not its variants.
 SELECT c.id, c.name, b.name AS bot_name, c.status, c.fields, c.segment, c.schedule, c.caps,
-       c.next_run_at
+       c.paid_broadcast, c.resend_uncertain, c.next_run_at
   FROM campaigns c JOIN bots b ON b.id = c.bot_id
  WHERE c.id = $1;
 
@@ -503,16 +503,19 @@ SELECT id, name, weight, language, text, parse_mode, content
  ORDER BY id;
 
 -- name: insert_designed_campaign
--- $1 name, $2 bot_id, $3 fields, $4 segment, $5 schedule, $6 caps
-INSERT INTO campaigns (name, bot_id, fields, segment, schedule, caps)
-VALUES ($1, $2, $3, $4, $5, $6)
+-- $1 name, $2 bot_id, $3 fields, $4 segment, $5 schedule, $6 caps, $7 paid_broadcast,
+-- $8 resend_uncertain
+INSERT INTO campaigns (name, bot_id, fields, segment, schedule, caps, paid_broadcast,
+                       resend_uncertain)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 RETURNING id;
 
 -- name: update_campaign_design
--- $1 campaign_id, $2 bot_id, $3 fields, $4 segment, $5 schedule, $6 caps
+-- $1 campaign_id, $2 bot_id, $3 fields, $4 segment, $5 schedule, $6 caps, $7 paid_broadcast,
+-- $8 resend_uncertain
 UPDATE campaigns
    SET bot_id = $2, fields = $3, segment = $4, schedule = $5, caps = $6,
-       updated_at = clock_timestamp()
+       paid_broadcast = $7, resend_uncertain = $8, updated_at = clock_timestamp()
  WHERE id = $1;
 
 -- name: upsert_variant
