@@ -17,6 +17,13 @@ ENV_PREFIX = "BULLETIN_"
 CONFIG_FILE_NAME = "bulletin.toml"
 
 
+def comma_separated(value: object) -> object:
+    """A comma-separated string (from the environment) is a list too."""
+    if isinstance(value, str):
+        return tuple(part for part in (p.strip() for p in value.split(",")) if part)
+    return value
+
+
 class WorkerSettings(BaseModel):
     """How a worker claims, sends and records deliveries."""
 
@@ -43,6 +50,11 @@ class TelegramSettings(BaseModel):
     proxies: tuple[str, ...] = ()
     proxy_retry_s: float = Field(default=30.0, gt=0)
 
+    @pydantic.field_validator("proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        return comma_separated(value)
+
 
 class ListenerSettings(BaseModel):
     """How the listener answers the people who opt in and out."""
@@ -58,10 +70,7 @@ class ListenerSettings(BaseModel):
     @pydantic.field_validator("stop_keywords", mode="before")
     @classmethod
     def _split_keywords(cls, value: object) -> object:
-        """A comma-separated string (from the environment) is a list too."""
-        if isinstance(value, str):
-            return tuple(part for part in (p.strip() for p in value.split(",")) if part)
-        return value
+        return comma_separated(value)
 
 
 class Settings(BaseModel):

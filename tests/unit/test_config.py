@@ -126,6 +126,18 @@ def test_load__nested_environment_without_file__applied() -> None:
     assert settings.worker.resend_uncertain is True
 
 
+def test_load__comma_separated_lists_in_environment__split() -> None:
+    environ = {
+        "BULLETIN_TELEGRAM__PROXIES": "socks5://127.0.0.1:1080, direct,",
+        "BULLETIN_LISTENER__STOP_KEYWORDS": "stop,cancel",
+    }
+
+    settings = config.load(None, environ)
+
+    assert settings.telegram.proxies == ("socks5://127.0.0.1:1080", "direct")
+    assert settings.listener.stop_keywords == ("stop", "cancel")
+
+
 def test_load__unrelated_environment__ignored() -> None:
     environ = {"PATH": "/bin", "BULLETIN_TEST_DATABASE_URL": "postgresql://x", "BULLETINX": "1"}
 
