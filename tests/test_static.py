@@ -1,4 +1,4 @@
-"""ruff and mypy are part of the suite, so the one test command checks them too."""
+"""ruff, mypy and import-linter are part of the suite, so the one test command checks them too."""
 
 from __future__ import annotations
 
@@ -25,3 +25,16 @@ def test_ruff__lint_and_format__clean() -> None:
 def test_mypy__strict_on_package__clean() -> None:
     result = _run("mypy", "src/bulletin")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_import_linter__layers__kept() -> None:
+    """The layer contracts in pyproject.toml: who may import aiogram, asyncpg, the CLI."""
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "lint-imports"), "--no-cache"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
