@@ -130,8 +130,8 @@ class Measured:
     stdout: str
 
 
-def measure(env: dict[str, str], *args: str) -> Measured:
-    """Run the CLI and sample its resident memory every 50 ms."""
+def measure(env: dict[str, str], *args: str, sample_s: float = 0.05) -> Measured:
+    """Run the CLI and sample its resident memory every sample_s."""
     import time
 
     import psutil
@@ -149,7 +149,7 @@ def measure(env: dict[str, str], *args: str) -> Measured:
     while process.poll() is None:
         with contextlib.suppress(psutil.NoSuchProcess):
             peak = max(peak, watched.memory_info().rss)
-        time.sleep(0.05)
+        time.sleep(sample_s)
     out, err = process.communicate()
     if process.returncode != 0:
         raise SystemExit(f"bulletin {' '.join(args)} failed: {err.strip()}")
@@ -161,3 +161,52 @@ def span_rate(ledger: list[dict[str, Any]]) -> tuple[float, float]:
     times = sorted(entry["at"] for entry in ledger)
     span_s = times[-1] - times[0]
     return (len(times) - 1) / span_s, span_s
+
+
+FIRST_CHAT_ID = 200_000_000
+CITIES = ("Oslo", "Lisbon", "Kyiv", "Lima", "Osaka", "Accra", "Porto", "Quito")
+PLANS = ("free", "plus", "pro")
+
+
+def write_audience(path: Path, size: int) -> None:
+    """An audience CSV of size chats: the standard columns, tags, and 3 custom fields."""
+    import random
+
+    chooser = random.Random(size)
+    with path.open("w", encoding="utf-8") as out:
+        out.write("chat_id,first_name,username,language_code,tags,city,plan,signup_day\n")
+        for offset in range(size):
+            chat_id = FIRST_CHAT_ID + offset
+            out.write(
+                f"{chat_id},Person {offset},user{chat_id},"
+                f"{chooser.choice(('en', 'de', 'es'))},news;{chooser.choice(PLANS)},"
+                f"{chooser.choice(CITIES)},{chooser.choice(PLANS)},{offset % 365}\n"
+            )
+
+
+def register_bot(env: dict[str, str], name: str, number: int) -> None:
+    """A bot row without getMe, for benchmarks that never talk to Telegram."""
+    import asyncio
+
+    import asyncpg
+
+    from bulletin.db import embedded
+
+    url = env.get("BULLETIN_DATABASE_URL") or embedded.start(
+        Path(env["BULLETIN_DATA_DIR"]) / "postgres"
+    )
+
+    async def go() -> None:
+        connection = await asyncpg.connect(url)
+        try:
+            await connection.execute(
+                "INSERT INTO bots (id, name, username, token, api_url) VALUES ($1, $2, $2, $3, $4)",
+                7_100_000_000 + number,
+                name,
+                f"{7_100_000_000 + number}:bench",
+                "http://127.0.0.1:9",  # never called
+            )
+        finally:
+            await connection.close()
+
+    asyncio.run(go())
