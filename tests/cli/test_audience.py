@@ -321,3 +321,48 @@ async def test_export__segment_filters__select_what_a_campaign_segment_selects(
         "error: --subscribed-after 'last week' is not an ISO 8601 date or time "
         "(like 2026-05-01 or 2026-05-01T09:00+02:00)"
     )
+
+
+async def test_import__dry_run__reports_what_would_change_and_keeps_nothing(
+    sandbox: Sandbox, cli_env: dict[str, str], tmp_path: Path, database: asyncpg.Connection
+) -> None:
+    await imported(sandbox, cli_env, tmp_path)
+    await database.execute("UPDATE subscribers SET status = 'unsubscribed' WHERE chat_id = 1001")
+    before = await database.fetch("SELECT *, xmin::text FROM subscribers ORDER BY id")
+    events = await database.fetchval("SELECT count(*) FROM events")
+    changed = tmp_path / "changed.csv"
+    changed.write_text("chat_id,first_name,city\n1001,Ann,Oslo\n1002,Robert,\n1005,Eve,Lima\n")
+
+    code, out, err = await run_cli(
+        "audience", "import", str(changed), "--bot", "news", "--dry-run", "--resubscribe",
+        env=cli_env,
+    )  # fmt: skip
+
+    assert code == 0, err
+    assert out.splitlines() == [
+        "would have imported 1 new and merged 2 known subscribers (1 changed)",
+        "would have re-subscribed 1 chats that had unsubscribed",
+        "dry run: nothing was kept",
+    ]
+    assert await database.fetch("SELECT *, xmin::text FROM subscribers ORDER BY id") == before
+    assert await database.fetchval("SELECT count(*) FROM events") == events
+
+
+async def test_import__many_bad_lines__first_ones_shown_the_rest_counted(
+    sandbox: Sandbox, cli_env: dict[str, str], tmp_path: Path, database: asyncpg.Connection
+) -> None:
+    await add_bot(sandbox, cli_env)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("chat_id\n" + "x\n" * 30 + "7\n")
+
+    code, _, err = await run_cli("audience", "import", str(bad), "--bot", "news", env=cli_env)
+
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert lines[0] == f"{bad}:2: chat_id 'x' is not an integer"
+    assert len([line for line in lines if "is not an integer" in line]) == 20
+    assert lines[-2:] == [
+        "… and 10 more invalid lines",
+        f"error: {bad}: 30 invalid line(s); nothing imported (fix them or pass --skip-invalid)",
+    ]
+    assert await database.fetchval("SELECT count(*) FROM subscribers") == 0

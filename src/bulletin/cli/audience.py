@@ -28,25 +28,29 @@ ERRORS_SHOWN = 20
 
 
 class LineErrors:
-    """Collects the bad lines met while a file streams into the database."""
+    """Counts the bad lines met while a file streams into the database, and keeps the
+    first few to show (a file of a million bad lines must not fill memory)."""
 
     def __init__(self) -> None:
-        self.items: list[LineError] = []
+        self.shown: list[LineError] = []
+        self.count = 0
 
     def records(self, items: Iterator[AudienceRecord | LineError]) -> Iterator[AudienceRecord]:
         for item in items:
             if isinstance(item, LineError):
-                self.items.append(item)
+                self.count += 1
+                if len(self.shown) < ERRORS_SHOWN:
+                    self.shown.append(item)
             else:
                 yield item
 
     def report(self, source: str) -> None:
-        for item in self.items[:ERRORS_SHOWN]:
+        for item in self.shown:
             error_console.print(
                 f"{source}:{item.line}: {item.reason}", markup=False, highlight=False
             )
-        if len(self.items) > ERRORS_SHOWN:
-            error_console.print(f"… and {len(self.items) - ERRORS_SHOWN} more invalid lines")
+        if self.count > len(self.shown):
+            error_console.print(f"… and {self.count - len(self.shown)} more invalid lines")
 
 
 @app.command("import")
@@ -68,6 +72,12 @@ def import_file(
             "only when they opted in again elsewhere. Blocked and gone chats stay out.",
         ),
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Read and merge the file, report what would change, keep nothing"
+        ),
+    ] = False,
 ) -> None:
     """Import (merge) subscribers; any invalid line aborts the whole import unless --skip-invalid.
 
@@ -83,7 +93,9 @@ def import_file(
             found = await bot_rows.find(connection, bot)
             items = read_audience(file, stdin=sys.stdin)
             bad = LineErrors()
-            async with connection.transaction():
+            transaction = connection.transaction()
+            await transaction.start()
+            try:
                 result = await subscribers.import_staged(
                     connection,
                     found.id,
@@ -91,25 +103,35 @@ def import_file(
                     tags=extra_tags,
                     resubscribe=resubscribe,
                 )
-                if bad.items:
+                if bad.count:
                     bad.report(source)
                     if not skip_invalid:
                         raise errors.InputError(
-                            f"{len(bad.items)} invalid line(s); nothing imported "
+                            f"{bad.count} invalid line(s); nothing imported "
                             "(fix them or pass --skip-invalid)",
                             source=source,
                         )
+            except BaseException:
+                await transaction.rollback()
+                raise
+            if dry_run:
+                await transaction.rollback()
+            else:
+                await transaction.commit()
             return result
 
     result = run(go())
+    would = "would have " if dry_run else ""
     console.print(
-        f"imported {result.inserted:,} new and merged {result.known:,} known subscribers "
+        f"{would}imported {result.inserted:,} new and merged {result.known:,} known subscribers "
         f"({result.updated:,} changed)"
     )
     if result.resubscribed:
-        console.print(f"re-subscribed {result.resubscribed:,} chats that had unsubscribed")
+        console.print(f"{would}re-subscribed {result.resubscribed:,} chats that had unsubscribed")
     if result.forgotten:
-        console.print(f"left out {result.forgotten:,} forgotten chats")
+        console.print(f"{would}left out {result.forgotten:,} forgotten chats")
+    if dry_run:
+        console.print("dry run: nothing was kept")
 
 
 @app.command("stats")
@@ -314,9 +336,9 @@ def _retag(
 def _file_chat_ids(path: str) -> set[int]:
     bad = LineErrors()
     ids = {record.chat_id for record in bad.records(read_audience(path, stdin=sys.stdin))}
-    if bad.items:
+    if bad.count:
         bad.report("<stdin>" if path == "-" else path)
-        raise errors.InputError(f"{len(bad.items)} invalid line(s); nothing changed", source=path)
+        raise errors.InputError(f"{bad.count} invalid line(s); nothing changed", source=path)
     return ids
 
 
