@@ -77,7 +77,7 @@ async def import_staged(
     await connection.copy_records_to_table(
         "audience_staging", records=(_as_row(row) for row in staged), columns=STAGING_COLUMNS
     )
-    await connection.execute(sql("import_settings"))
+    await connection.execute(sql("bulk_settings"))
     resubscribed = 0
     if resubscribe:
         resubscribed = await connection.fetchval(sql("resubscribe_staged"), bot_id)

@@ -157,9 +157,10 @@ WITH resubscribed AS (
 )
 SELECT count(*) AS resubscribed FROM resubscribed;
 
--- name: import_settings
--- The merge hashes the whole file once: in memory, not in temporary files. JIT
--- compiling the one big statement costs more than it saves.
+-- name: bulk_settings
+-- For the transaction of one statement over a whole audience (an import's merge, a run's
+-- snapshot): its sorts and hashes in memory, not in temporary files; and no JIT, whose
+-- compile time costs more than it saves on these plans.
 SELECT set_config('work_mem', '128MB', true), set_config('jit', 'off', true);
 
 -- name: subscriber_counts
@@ -574,11 +575,12 @@ WITH variant_slots AS (
            -- the sign bit cleared: abs() of the smallest bigint would overflow
            hashtextextended($2::text || ':' || s.chat_id::text, 0) & 9223372036854775807
                AS chat_hash,
-           (SELECT v.language FROM variants v
-             WHERE v.campaign_id = $2
-               AND v.language = split_part(lower(s.language_code), '-', 1)
-             LIMIT 1) AS language
+           l.language
       FROM subscribers s
+      -- the chat's language when a variant speaks it (a hash join, not a lookup per chat)
+      LEFT JOIN (SELECT DISTINCT language FROM variants
+                  WHERE campaign_id = $2 AND language IS NOT NULL) l
+             ON l.language = split_part(lower(s.language_code), '-', 1)
      WHERE s.bot_id = ANY($3::bigint[]) AND s.status = 'subscribed'
        AND in_segment(s.tags, s.language_code, s.chat_type, s.created_at,
                       $4, $5, $6, $7, $8, $9, $10)
