@@ -46,7 +46,6 @@ async def start(
     bot_ids = await campaign_rows.segment_bot_ids(connection, spec)
     spacing_s = 3600 / spec.caps.per_hour_per_bot if spec.caps.per_hour_per_bot else 0.0
     async with connection.transaction():
-        await connection.execute(sql("bulk_settings"))
         run_id = await connection.fetchval(sql("insert_scheduled_run"), campaign.id, scheduled_for)
         status = await connection.execute(
             sql("snapshot_segment"),

@@ -158,9 +158,8 @@ WITH resubscribed AS (
 SELECT count(*) AS resubscribed FROM resubscribed;
 
 -- name: bulk_settings
--- For the transaction of one statement over a whole audience (an import's merge, a run's
--- snapshot): its sorts and hashes in memory, not in temporary files; and no JIT, whose
--- compile time costs more than it saves on these plans.
+-- For an import's transaction: the merge hashes the whole file once, in memory, not in
+-- temporary files; and no JIT, whose compile time costs more than it saves on this plan.
 SELECT set_config('work_mem', '128MB', true), set_config('jit', 'off', true);
 
 -- name: subscriber_counts
