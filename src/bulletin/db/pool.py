@@ -109,11 +109,21 @@ async def connection(pool: Pool) -> AsyncIterator[PoolConnectionProxy[Any]]:
     """A pooled connection that is dropped, not reused, after a transient failure.
 
     A server that went away can leave a connection mid-operation; handed to the next
-    caller it would fail forever ("another operation is in progress").
+    caller it would fail forever ("another operation is in progress"). And once the work
+    is done, a failure to hand the connection back (its reset meets the dead server) is
+    the pool's business, not the caller's: raising it would throw away a result the
+    database has already committed — a claim's rows, say, left `sending` for good.
     """
-    async with pool.acquire() as acquired:
-        try:
-            yield acquired
-        except TRANSIENT_ERRORS:
+    acquired = await pool.acquire()
+    try:
+        yield acquired
+    except TRANSIENT_ERRORS:
+        # The connection may already be closed and detached from its proxy.
+        with contextlib.suppress(asyncpg.exceptions.InterfaceError):
             acquired.terminate()
-            raise
+        raise
+    finally:
+        try:
+            await pool.release(acquired)
+        except TRANSIENT_ERRORS as exc:  # asyncpg has terminated that connection
+            log.warning("action=connection_release_failed error=%s", exc)
