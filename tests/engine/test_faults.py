@@ -7,6 +7,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -14,8 +15,11 @@ import pytest
 from bulletin import config
 from bulletin.db import embedded, migrations
 from bulletin.db import runs as run_rows
+from bulletin.db.deliveries import DeliveryStore
 from bulletin.db.pool import open_pool
+from bulletin.engine.worker import Worker
 from bulletin.sandbox import Faults, Sandbox, World
+from bulletin.telegram.client import client_for
 from tests.support import (
     deliver,
     eventually,
@@ -115,3 +119,63 @@ async def _wait_until_done(pool: asyncpg.Pool, run_id: int) -> None:
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 pass
             await asyncio.sleep(0.1)
+
+
+class LosesOneClaimAnswer:
+    """The real store, except that one claim commits and then its answer is lost, as when
+    the connection drops between the server's commit and the rows reaching the worker."""
+
+    def __init__(self, store: Any, lose_claim: int) -> None:
+        self._store = store
+        self._lose_claim = lose_claim
+        self._claims = 0
+        self.lost_rows = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def claim(self, bot_id: int, worker_id: str, limit: int) -> Any:
+        claimed = await self._store.claim(bot_id, worker_id, limit)
+        self._claims += 1
+        if self._claims == self._lose_claim:
+            self.lost_rows = len(claimed[0])
+            raise asyncpg.exceptions.ConnectionDoesNotExistError(
+                "connection was closed in the middle of operation"
+            )
+        return claimed
+
+
+async def test_run__claim_committed_but_its_answer_lost__rows_sent_once_not_stranded(
+    settings: config.Settings, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    world = World.generate(300, seed=47)
+    sandbox_bot = world.add_bot(rate_per_s=RATE)
+    async with Sandbox(world) as sandbox:
+        bot = await register_bot(pool, sandbox, sandbox_bot, "lossy", RATE)
+        await import_world(pool, world, bot, tmp_path)
+        run = await start_campaign(pool, bot, "lossy")
+        store = LosesOneClaimAnswer(DeliveryStore(pool), lose_claim=3)
+        finished = asyncio.Event()
+        worker = Worker(
+            store,
+            lambda bot: client_for(bot, settings),
+            settings.worker,
+            on_runs_finished=lambda run_ids: finished.set() if run.id in run_ids else None,
+        )
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run(stop))
+        try:
+            async with asyncio.timeout(60):
+                await finished.wait()
+        finally:
+            stop.set()
+            await task
+
+        async with pool.acquire() as connection:
+            counts = await run_rows.counts(connection, run.id)
+    assert store.lost_rows > 0
+    reachable = {c.id for c in world.chats.values() if c.state == "reachable"}
+    assert set(ledger_counts(sandbox)) == reachable
+    assert set(ledger_counts(sandbox).values()) == {1}
+    assert counts.pending == counts.sending == counts.uncertain == 0
+    assert counts.sent == len(reachable)

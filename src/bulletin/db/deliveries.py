@@ -83,6 +83,14 @@ class DeliveryStore:
         skipped_runs = sorted({row["run_id"] for row in rows if row["status"] == "skipped"})
         return claimed, skipped_runs
 
+    async def release_lost_claims(self, bot_id: int, worker_id: str, held: Sequence[int]) -> int:
+        """Put back to pending the rows this worker claimed for a bot but does not hold."""
+        async with pooled(self._pool) as connection:
+            lost: int = await connection.fetchval(
+                sql("release_lost_claims"), bot_id, worker_id, list(held)
+            )
+        return lost
+
     async def release_claims(self, worker_id: str, delivery_ids: Sequence[int]) -> None:
         async with pooled(self._pool) as connection:
             await connection.execute(sql("release_claims"), worker_id, list(delivery_ids))

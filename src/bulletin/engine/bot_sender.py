@@ -37,8 +37,13 @@ class BotSender:
         recorder: Recorder,
         settings: WorkerSettings,
         worker_id: str,
+        held: set[int] | None = None,
     ) -> None:
         self.bot = bot
+        # Ids of this bot's deliveries claimed and not yet handed to the recorder (shared
+        # with a sender of the same bot that is still draining).
+        self._held = held if held is not None else set()
+        self._claim_unsure = False
         self._store = store
         self._sender = sender
         self._recorder = recorder
@@ -100,17 +105,38 @@ class BotSender:
         return self._stop.is_set() or self.revoked
 
     async def _claim(self) -> list[models.Delivery] | None:
+        if self._claim_unsure and not await self._release_lost_claims():
+            return None
         try:
             claimed, skipped_runs = await self._store.claim(
                 self.bot.id, self._worker_id, self.claim_limit
             )
         except TRANSIENT_ERRORS as exc:
+            # The claim may have committed with its answer lost: those rows are ours in
+            # the database but not here, and would stay `sending` for good.
             log.warning("action=claim_failed bot=%s error=%s", self.bot.name, exc)
+            self._claim_unsure = True
             return None
+        self._held.update(delivery.id for delivery in claimed)
         if skipped_runs:
             self._recorder.check_runs(skipped_runs)
         self._paid_batch = self.bot.paid_broadcast or any(d.paid for d in claimed)
         return claimed or None
+
+    async def _release_lost_claims(self) -> bool:
+        """After a failed claim, put back what it may have claimed; False while the
+        database is still away. Claims of this sender never run at the same time, and
+        every row it holds is in flight here or waiting in the recorder."""
+        held = self._held | self._recorder.held_ids()
+        try:
+            lost = await self._store.release_lost_claims(self.bot.id, self._worker_id, sorted(held))
+        except TRANSIENT_ERRORS as exc:
+            log.warning("action=release_lost_claims_failed bot=%s error=%s", self.bot.name, exc)
+            return False
+        self._claim_unsure = False
+        if lost:
+            log.warning("action=lost_claims_released bot=%s deliveries=%d", self.bot.name, lost)
+        return True
 
     async def _idle(self) -> None:
         try:
@@ -151,6 +177,7 @@ class BotSender:
             self._in_flight.release()
         self._react(delivery, outcome)
         self._recorder.add(self._result(delivery, outcome))
+        self._held.discard(delivery.id)
 
     async def _send_rendered(self, delivery: models.Delivery) -> Outcome:
         # The variant is rendered for its subscriber here, just before sending. Values are escaped, so a message that does not render or parse is the template's
@@ -214,6 +241,8 @@ class BotSender:
         )
 
     async def _release(self, deliveries: list[models.Delivery]) -> None:
+        # Never sent: if the release fails too, a lost-claim check may put them back.
+        self._held.difference_update(delivery.id for delivery in deliveries)
         try:
             await self._store.release_claims(self._worker_id, [d.id for d in deliveries])
         except TRANSIENT_ERRORS as exc:

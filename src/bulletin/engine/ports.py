@@ -30,6 +30,10 @@ class Store(Protocol):
 
     async def release_claims(self, worker_id: str, delivery_ids: Sequence[int]) -> None: ...
 
+    async def release_lost_claims(
+        self, bot_id: int, worker_id: str, held: Sequence[int]
+    ) -> int: ...
+
     async def record(
         self, worker_id: str, results: Sequence[models.DeliveryResult]
     ) -> list[int]: ...

@@ -432,6 +432,19 @@ UPDATE deliveries d
  WHERE d.id = u.id AND d.status = 'sending' AND d.claimed_by = $1
 RETURNING d.id;
 
+-- name: release_lost_claims
+-- $1 bot_id, $2 worker_id, $3 ids the worker holds (bigint[])
+-- After a claim whose answer was lost (the connection failed once the claim had
+-- committed): rows of this bot claimed by this worker that it does not hold never
+-- reached it, so were never sent; they go back to pending. Returns how many.
+WITH lost AS (
+    UPDATE deliveries SET status = 'pending', claimed_by = NULL, updated_at = clock_timestamp()
+     WHERE bot_id = $1 AND status = 'sending' AND claimed_by = $2
+       AND NOT (id = ANY($3::bigint[]))
+    RETURNING id
+)
+SELECT count(*) FROM lost;
+
 -- name: release_claims
 -- $1 worker_id, $2 ids (bigint[])
 -- Claimed rows never handed to Telegram go back to pending on a graceful stop.
