@@ -179,3 +179,45 @@ async def test_run__claim_committed_but_its_answer_lost__rows_sent_once_not_stra
     assert set(ledger_counts(sandbox).values()) == {1}
     assert counts.pending == counts.sending == counts.uncertain == 0
     assert counts.sent == len(reachable)
+
+
+class FailsFirstRelease:
+    """The real store, except that the first release of claimed rows fails (a blip)."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self.failed_releases = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def release_claims(self, worker_id: str, delivery_ids: Any) -> None:
+        if not self.failed_releases:
+            self.failed_releases += 1
+            raise asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed")
+        await self._store.release_claims(worker_id, delivery_ids)
+
+
+async def test_stop__release_of_unsent_rows_fails_once__they_go_back_to_pending(
+    settings: config.Settings, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    world = World.generate(300, seed=53)
+    sandbox_bot = world.add_bot(rate_per_s=20)
+    async with Sandbox(world) as sandbox:
+        bot = await register_bot(pool, sandbox, sandbox_bot, "unreleased", 20)
+        await import_world(pool, world, bot, tmp_path)
+        run = await start_campaign(pool, bot, "unreleased")
+        store = FailsFirstRelease(DeliveryStore(pool))
+        worker = Worker(store, lambda bot: client_for(bot, settings), settings.worker)
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run(stop))
+        await eventually(lambda: len(sandbox.ledger) >= 10)
+        stop.set()  # mid-batch: the claimed rest of the batch is released
+        await task
+
+        async with pool.acquire() as connection:
+            counts = await run_rows.counts(connection, run.id)
+    assert store.failed_releases == 1
+    assert counts.sending == counts.uncertain == 0
+    assert counts.sent == len(ledger_counts(sandbox))
+    assert counts.sent + counts.failed + counts.pending == 300

@@ -24,6 +24,12 @@ log = logging.getLogger(__name__)
 # when a worker dies become "uncertain", so the claim window bounds that number.
 CLAIM_HORIZON_S = 0.25
 
+# Releasing unsent rows is retried this many times, 0.2 s then 0.4 s apart: a stopping
+# worker has a few seconds to drain (SIGTERM), and a short database blip should not turn
+# unsent messages into uncertain ones.
+RELEASE_TRIES = 3
+RELEASE_BACKOFF_S = 0.2
+
 
 class BotSender:
     """Sends one bot's deliveries at its pace until stopped, its lease lost or its token revoked."""
@@ -241,10 +247,23 @@ class BotSender:
         )
 
     async def _release(self, deliveries: list[models.Delivery]) -> None:
-        # Never sent: if the release fails too, a lost-claim check may put them back.
+        """Give back claimed rows never handed to Telegram (a paused run, a stop).
+
+        Tried a few times: rows left `sending` would be settled as uncertain by the next
+        lease holder, and by default not sent at all, though they never were.
+        """
         self._held.difference_update(delivery.id for delivery in deliveries)
-        try:
-            await self._store.release_claims(self._worker_id, [d.id for d in deliveries])
-        except TRANSIENT_ERRORS as exc:
-            # Left `sending`: the next lease holder settles them as uncertain.
-            log.warning("action=release_failed deliveries=%d error=%s", len(deliveries), exc)
+        ids = [delivery.id for delivery in deliveries]
+        for attempt in range(RELEASE_TRIES):
+            try:
+                await self._store.release_claims(self._worker_id, ids)
+                return
+            except TRANSIENT_ERRORS as exc:
+                log.warning(
+                    "action=release_failed deliveries=%d attempt=%d error=%s",
+                    len(ids),
+                    attempt + 1,
+                    exc,
+                )
+                if attempt + 1 < RELEASE_TRIES:
+                    await asyncio.sleep(RELEASE_BACKOFF_S * 2**attempt)
