@@ -227,6 +227,7 @@ class Delivery:
     """A delivery claimed by a worker: everything needed to send it."""
 
     id: int
+    claim_id: int  # this claim of the row: outcomes and releases are written against it
     run_id: int
     bot_id: int
     chat_id: int
@@ -273,6 +274,7 @@ class DeliveryResult:
     """What a worker learnt about one delivery, ready to be written with its batch."""
 
     delivery_id: int
+    claim_id: int
     run_id: int
     bot_id: int
     chat_id: int

@@ -121,6 +121,25 @@ async def _wait_until_done(pool: asyncpg.Pool, run_id: int) -> None:
             await asyncio.sleep(0.1)
 
 
+async def run_until_finished(store: Any, settings: config.Settings, run_id: int) -> None:
+    """A worker on the given store, until the run finishes (60 s at most)."""
+    finished = asyncio.Event()
+    worker = Worker(
+        store,
+        lambda bot: client_for(bot, settings),
+        settings.worker,
+        on_runs_finished=lambda run_ids: finished.set() if run_id in run_ids else None,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        async with asyncio.timeout(60):
+            await finished.wait()
+    finally:
+        stop.set()
+        await task
+
+
 class LosesOneClaimAnswer:
     """The real store, except that one claim commits and then its answer is lost, as when
     the connection drops between the server's commit and the rows reaching the worker."""
@@ -155,21 +174,7 @@ async def test_run__claim_committed_but_its_answer_lost__rows_sent_once_not_stra
         await import_world(pool, world, bot, tmp_path)
         run = await start_campaign(pool, bot, "lossy")
         store = LosesOneClaimAnswer(DeliveryStore(pool), lose_claim=3)
-        finished = asyncio.Event()
-        worker = Worker(
-            store,
-            lambda bot: client_for(bot, settings),
-            settings.worker,
-            on_runs_finished=lambda run_ids: finished.set() if run.id in run_ids else None,
-        )
-        stop = asyncio.Event()
-        task = asyncio.create_task(worker.run(stop))
-        try:
-            async with asyncio.timeout(60):
-                await finished.wait()
-        finally:
-            stop.set()
-            await task
+        await run_until_finished(store, settings, run.id)
 
         async with pool.acquire() as connection:
             counts = await run_rows.counts(connection, run.id)
@@ -221,3 +226,51 @@ async def test_stop__release_of_unsent_rows_fails_once__they_go_back_to_pending(
     assert counts.sending == counts.uncertain == 0
     assert counts.sent == len(ledger_counts(sandbox))
     assert counts.sent + counts.failed + counts.pending == 300
+
+
+class LosesOneRecordAnswer:
+    """The real store, except that the batch holding a group's migration is written and
+    then its answer lost, so the recorder writes the same batch again."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self.lost = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def record(self, worker_id: str, results: Any) -> list[int]:
+        finished: list[int] = await self._store.record(worker_id, results)
+        if not self.lost and any(r.migrate_to_chat_id for r in results):
+            self.lost = True
+            raise asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed")
+        return finished
+
+
+async def test_run__batch_written_twice__no_event_twice_and_the_migrated_group_served(
+    settings: config.Settings, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    world = World.generate(20, seed=8)
+    old_group, new_group = -4001, -1001234567890
+    world.set_chat(new_group, "supergroup", "reachable")
+    world.set_chat(old_group, "group", "migrated", migrate_to=new_group)
+    sandbox_bot = world.add_bot(rate_per_s=RATE)
+    async with Sandbox(world) as sandbox:
+        bot = await register_bot(pool, sandbox, sandbox_bot, "twice", RATE)
+        await import_world(pool, world, bot, tmp_path)
+        await pool.execute(
+            "INSERT INTO subscribers (bot_id, chat_id, chat_type) VALUES ($1, $2, 'group')",
+            bot.id,
+            old_group,
+        )
+        run = await start_campaign(pool, bot, "twice")
+        store = LosesOneRecordAnswer(DeliveryStore(pool))
+        await run_until_finished(store, settings, run.id)
+
+        async with pool.acquire() as connection:
+            counts = await run_rows.counts(connection, run.id)
+        events = await pool.fetch("SELECT kind, count(*) FROM events GROUP BY kind")
+    assert store.lost
+    assert ledger_counts(sandbox)[new_group] == 1
+    assert counts.sent == counts.total == 21
+    assert all(row["count"] == 1 for row in events), events

@@ -91,24 +91,34 @@ class DeliveryStore:
             )
         return lost
 
-    async def release_claims(self, worker_id: str, delivery_ids: Sequence[int]) -> None:
+    async def release_claims(self, worker_id: str, claims: Sequence[tuple[int, int]]) -> None:
+        """Put (delivery id, claim id) pairs never handed to Telegram back to pending."""
+        ids, claim_ids = [list(column) for column in zip(*claims, strict=True)] or ([], [])
         async with pooled(self._pool) as connection:
-            await connection.execute(sql("release_claims"), worker_id, list(delivery_ids))
+            await connection.execute(sql("release_claims"), worker_id, ids, claim_ids)
 
     async def record(self, worker_id: str, results: Sequence[models.DeliveryResult]) -> list[int]:
         """Write a batch of outcomes in one transaction; return the runs that finished."""
         async with pooled(self._pool) as connection, connection.transaction():
-            await connection.execute(sql("record_outcomes"), worker_id, *_outcome_columns(results))
+            rows = await connection.fetch(
+                sql("record_outcomes"), worker_id, *_outcome_columns(results)
+            )
+            # Telegram's word on a chat holds whoever settles the row: marks are idempotent.
             await _mark_subscribers(connection, results)
+            # Events and side effects only for rows finalised now: a batch written again
+            # (its commit's answer lost) or a row another worker settled must not log twice
+            # or, for a migration, skip the delivery already redirected to the new chat.
+            finalised = {(row["id"], row["claim_id"]) for row in rows}
+            written = [r for r in results if (r.delivery_id, r.claim_id) in finalised]
             await self._insert_events(
                 connection,
                 [
                     (r.event, r.bot_id, r.run_id, r.chat_id, r.error)
-                    for r in results
+                    for r in written
                     if r.event is not None
                 ],
             )
-            for result in results:
+            for result in written:
                 await _apply_side_effects(connection, result)
             run_ids = sorted({r.run_id for r in results})
             return await finish_runs(connection, run_ids)
@@ -139,6 +149,7 @@ def _to_delivery(row: asyncpg.Record, templates: dict[int, models.Template]) -> 
         template = templates[row["variant_id"]] = variant_rows.to_template(row)
     return models.Delivery(
         id=row["id"],
+        claim_id=row["claim_id"],
         run_id=row["run_id"],
         bot_id=row["bot_id"],
         chat_id=row["chat_id"],
@@ -160,6 +171,7 @@ def _outcome_columns(results: Sequence[models.DeliveryResult]) -> list[list[obje
         [r.attempt_increment for r in results],
         [r.delay_s for r in results],
         [r.answered_at for r in results],
+        [r.claim_id for r in results],
     ]
 
 

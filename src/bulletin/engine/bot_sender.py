@@ -228,6 +228,7 @@ class BotSender:
         error = None if outcome.action is Action.SENT else outcome.description
         return models.DeliveryResult(
             delivery_id=delivery.id,
+            claim_id=delivery.claim_id,
             run_id=delivery.run_id,
             bot_id=delivery.bot_id,
             chat_id=delivery.chat_id,
@@ -253,15 +254,15 @@ class BotSender:
         lease holder, and by default not sent at all, though they never were.
         """
         self._held.difference_update(delivery.id for delivery in deliveries)
-        ids = [delivery.id for delivery in deliveries]
+        claims = [(delivery.id, delivery.claim_id) for delivery in deliveries]
         for attempt in range(RELEASE_TRIES):
             try:
-                await self._store.release_claims(self._worker_id, ids)
+                await self._store.release_claims(self._worker_id, claims)
                 return
             except TRANSIENT_ERRORS as exc:
                 log.warning(
                     "action=release_failed deliveries=%d attempt=%d error=%s",
-                    len(ids),
+                    len(claims),
                     attempt + 1,
                     exc,
                 )

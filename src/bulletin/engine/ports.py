@@ -28,7 +28,8 @@ class Store(Protocol):
         self, bot_id: int, worker_id: str, limit: int
     ) -> tuple[list[models.Delivery], list[int]]: ...
 
-    async def release_claims(self, worker_id: str, delivery_ids: Sequence[int]) -> None: ...
+    async def release_claims(self, worker_id: str, claims: Sequence[tuple[int, int]]) -> None:
+        """(delivery id, claim id) pairs never handed to Telegram."""
 
     async def release_lost_claims(
         self, bot_id: int, worker_id: str, held: Sequence[int]

@@ -400,12 +400,13 @@ UPDATE deliveries d
        failure = CASE WHEN s.status = 'subscribed' THEN NULL ELSE s.status END,
        chat_id = s.chat_id,
        claimed_by = $2,
+       claim_id = nextval('delivery_claims'),
        updated_at = clock_timestamp()
   FROM due, subscribers s, variants v, campaigns c
  WHERE d.id = due.id AND s.id = d.subscriber_id AND v.id = d.variant_id
    AND c.id = v.campaign_id
 -- The variant as designed and the subscriber's fields: the worker renders the message.
-RETURNING d.id, d.run_id, d.bot_id, d.chat_id, s.chat_type, d.attempts, d.status,
+RETURNING d.id, d.claim_id, d.run_id, d.bot_id, d.chat_id, s.chat_type, d.attempts, d.status,
           v.id AS variant_id, v.text, v.parse_mode, v.content,
           c.name AS campaign_name, c.fields AS campaign_fields,
           s.first_name, s.username, s.language_code, s.tags, s.fields,
@@ -413,9 +414,10 @@ RETURNING d.id, d.run_id, d.bot_id, d.chat_id, s.chat_type, d.attempts, d.status
 
 -- name: record_outcomes
 -- $1 worker_id, $2 ids, $3 statuses, $4 message_ids, $5 failures, $6 errors,
--- $7 attempt increments, $8 delays_s, $9 answered_at
--- Finalises only rows still `sending` under this worker: a row settled by
--- another worker after a lease loss is never finalised twice.
+-- $7 attempt increments, $8 delays_s, $9 answered_at, $10 claim ids
+-- Finalises only rows still `sending` under the claim the outcome belongs to: a row
+-- settled by another worker after a lease loss, or claimed again since (a batch written
+-- twice), is never finalised twice.
 UPDATE deliveries d
    SET status = u.status,
        message_id = coalesce(u.message_id, d.message_id),
@@ -427,10 +429,11 @@ UPDATE deliveries d
        claimed_by = NULL,
        updated_at = clock_timestamp()
   FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::int[],
-              $8::float8[], $9::timestamptz[])
-       AS u (id, status, message_id, failure, error, attempt_increment, delay_s, answered_at)
- WHERE d.id = u.id AND d.status = 'sending' AND d.claimed_by = $1
-RETURNING d.id;
+              $8::float8[], $9::timestamptz[], $10::bigint[])
+       AS u (id, status, message_id, failure, error, attempt_increment, delay_s, answered_at,
+             claim_id)
+ WHERE d.id = u.id AND d.status = 'sending' AND d.claimed_by = $1 AND d.claim_id = u.claim_id
+RETURNING d.id, d.claim_id;
 
 -- name: release_lost_claims
 -- $1 bot_id, $2 worker_id, $3 ids the worker holds (bigint[])
@@ -446,10 +449,14 @@ WITH lost AS (
 SELECT count(*) FROM lost;
 
 -- name: release_claims
--- $1 worker_id, $2 ids (bigint[])
--- Claimed rows never handed to Telegram go back to pending on a graceful stop.
-UPDATE deliveries SET status = 'pending', claimed_by = NULL, updated_at = clock_timestamp()
- WHERE id = ANY($2::bigint[]) AND status = 'sending' AND claimed_by = $1;
+-- $1 worker_id, $2 ids (bigint[]), $3 their claim ids (bigint[])
+-- Claimed rows never handed to Telegram go back to pending on a graceful stop; only
+-- under the claim they were released from (a retried release never frees a new claim).
+UPDATE deliveries d
+   SET status = 'pending', claimed_by = NULL, updated_at = clock_timestamp()
+  FROM unnest($2::bigint[], $3::bigint[]) AS r (id, claim_id)
+ WHERE d.id = r.id AND d.claim_id = r.claim_id AND d.status = 'sending'
+   AND d.claimed_by = $1;
 
 -- name: insert_events
 -- $1 kinds, $2 bot_ids, $3 run_ids, $4 chat_ids, $5 details
