@@ -400,7 +400,7 @@ UPDATE deliveries d
        failure = CASE WHEN s.status = 'subscribed' THEN NULL ELSE s.status END,
        chat_id = s.chat_id,
        claimed_by = $2,
-       claim_id = nextval('delivery_claims'),
+       claim_id = (SELECT nextval('delivery_claims')),  -- one token per claim statement
        updated_at = clock_timestamp()
   FROM due, subscribers s, variants v, campaigns c
  WHERE d.id = due.id AND s.id = d.subscriber_id AND v.id = d.variant_id
