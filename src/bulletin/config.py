@@ -6,7 +6,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -22,6 +22,10 @@ def comma_separated(value: object) -> object:
     if isinstance(value, str):
         return tuple(part for part in (p.strip() for p in value.split(",")) if part)
     return value
+
+
+Words = Annotated[tuple[str, ...], pydantic.BeforeValidator(comma_separated)]
+"""A list setting, also written as one comma-separated string."""
 
 
 class WorkerSettings(BaseModel):
@@ -47,13 +51,8 @@ class TelegramSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     # Tried in order ("direct" for no proxy); a bot's own list replaces this one.
-    proxies: tuple[str, ...] = ()
+    proxies: Words = ()
     proxy_retry_s: float = Field(default=30.0, gt=0)
-
-    @pydantic.field_validator("proxies", mode="before")
-    @classmethod
-    def _split_proxies(cls, value: object) -> object:
-        return comma_separated(value)
 
 
 class ListenerSettings(BaseModel):
@@ -63,14 +62,9 @@ class ListenerSettings(BaseModel):
 
     welcome_text: str = "You're subscribed. Send /stop to unsubscribe at any time."
     stop_confirmation: str = "You're unsubscribed and won't hear from us again. /start to rejoin."
-    stop_keywords: tuple[str, ...] = ("stop", "unsubscribe")
+    stop_keywords: Words = ("stop", "unsubscribe")
     poll_timeout_s: int = Field(default=30, ge=0, le=50)
     reply_timeout_s: float = Field(default=10.0, gt=0)
-
-    @pydantic.field_validator("stop_keywords", mode="before")
-    @classmethod
-    def _split_keywords(cls, value: object) -> object:
-        return comma_separated(value)
 
 
 class Settings(BaseModel):
