@@ -13,10 +13,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from bulletin.db import bots as bot_rows
 from bulletin.db import embedded, migrations
 from bulletin.sandbox import Sandbox, World
-from tests.support import ledger_counts, run_cli, wait_for
+from tests.support import ledger_counts, register_bot, run_cli, wait_for
 
 
 @pytest.fixture
@@ -45,20 +44,8 @@ async def add_bot(
         assert token_of(sandbox)[-4:] in out
         return
     bot = next(iter(sandbox.world.bots.values()))
-    connection = await asyncpg.connect(env["BULLETIN_DATABASE_URL"])
-    try:
-        async with connection.transaction():
-            await bot_rows.insert(
-                connection,
-                bot_id=bot.id,
-                name=name,
-                username=bot.username,
-                token=bot.token,
-                api_url=sandbox.url,
-                rate_per_s=200,
-            )
-    finally:
-        await connection.close()
+    async with asyncpg.create_pool(env["BULLETIN_DATABASE_URL"], min_size=1, max_size=1) as pool:
+        await register_bot(pool, sandbox, bot, name, 200)
 
 
 async def test_cli__bot_audience_campaign_run__delivers_once_to_reachable_chats(
