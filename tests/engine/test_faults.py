@@ -153,8 +153,8 @@ class LosesOneClaimAnswer:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
 
-    async def claim(self, bot_id: int, worker_id: str, limit: int) -> Any:
-        claimed = await self._store.claim(bot_id, worker_id, limit)
+    async def claim(self, bot_id: int, worker_id: str, limit: int, claim_id: int) -> Any:
+        claimed = await self._store.claim(bot_id, worker_id, limit, claim_id)
         self._claims += 1
         if self._claims == self._lose_claim:
             self.lost_rows = len(claimed[0])

@@ -72,22 +72,24 @@ class DeliveryStore:
             return [(row["run_id"], row["chat_id"]) for row in rows]
 
     async def claim(
-        self, bot_id: int, worker_id: str, limit: int
+        self, bot_id: int, worker_id: str, limit: int, claim_id: int
     ) -> tuple[list[models.Delivery], list[int]]:
-        """Claim due deliveries: (to send, run ids of deliveries skipped for consent)."""
+        """Claim due deliveries under a token: (to send, run ids skipped for consent)."""
         async with pooled(self._pool) as connection:
-            rows = await connection.fetch(sql("claim_deliveries"), bot_id, worker_id, limit)
+            rows = await connection.fetch(
+                sql("claim_deliveries"), bot_id, worker_id, limit, claim_id
+            )
         # One Template per variant in the batch: rendering caches key on it.
         templates: dict[int, models.Template] = {}
         claimed = [_to_delivery(row, templates) for row in rows if row["status"] == "sending"]
         skipped_runs = sorted({row["run_id"] for row in rows if row["status"] == "skipped"})
         return claimed, skipped_runs
 
-    async def release_lost_claims(self, bot_id: int, worker_id: str, held: Sequence[int]) -> int:
-        """Put back to pending the rows this worker claimed for a bot but does not hold."""
+    async def release_lost_claim(self, bot_id: int, worker_id: str, claim_id: int) -> int:
+        """Put back to pending what a failed claim may have claimed; return how many rows."""
         async with pooled(self._pool) as connection:
             lost: int = await connection.fetchval(
-                sql("release_lost_claims"), bot_id, worker_id, list(held)
+                sql("release_lost_claim"), bot_id, worker_id, claim_id
             )
         return lost
 

@@ -87,14 +87,18 @@ async def retrying(
     what: str,
     stop: asyncio.Event | None = None,
     max_delay_s: float = 5.0,
+    tries: int | None = None,
 ) -> T:
-    """Run operation until it gets past transient database errors, backing off between tries."""
+    """Run operation until it gets past transient database errors, backing off between tries
+    (0.1 s, doubling); the last error is raised once stop is set or after `tries` tries."""
     delay_s = 0.1
+    attempt = 0
     while True:
+        attempt += 1
         try:
             return await operation()
         except TRANSIENT_ERRORS as exc:
-            if stop is not None and stop.is_set():
+            if (stop is not None and stop.is_set()) or attempt == tries:
                 raise
             log.warning("action=db_retry what=%s error=%s delay_s=%.1f", what, exc, delay_s)
             await asyncio.sleep(delay_s)

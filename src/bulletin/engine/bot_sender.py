@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import random
 from collections import deque
@@ -11,7 +12,7 @@ from datetime import UTC, datetime
 from bulletin import errors, models
 from bulletin.config import WorkerSettings
 from bulletin.content import render
-from bulletin.db.pool import TRANSIENT_ERRORS
+from bulletin.db.pool import TRANSIENT_ERRORS, retrying
 from bulletin.engine.decide import RetryPolicy, decide
 from bulletin.engine.pacer import ChatPacer, Pacer
 from bulletin.engine.ports import Sender, Store
@@ -24,11 +25,14 @@ log = logging.getLogger(__name__)
 # when a worker dies become "uncertain", so the claim window bounds that number.
 CLAIM_HORIZON_S = 0.25
 
-# Releasing unsent rows is retried this many times, 0.2 s then 0.4 s apart: a stopping
+# Claim tokens, unique among this process's claims (and a worker id names one process):
+# an outcome or a release names the claim it belongs to, never a later one of its row.
+_CLAIM_TOKENS = itertools.count(1)
+
+# Releasing unsent rows is tried this many times (0.1 s, then 0.2 s apart): a stopping
 # worker has a few seconds to drain (SIGTERM), and a short database blip should not turn
 # unsent messages into uncertain ones.
 RELEASE_TRIES = 3
-RELEASE_BACKOFF_S = 0.2
 
 
 class BotSender:
@@ -43,13 +47,9 @@ class BotSender:
         recorder: Recorder,
         settings: WorkerSettings,
         worker_id: str,
-        held: set[int] | None = None,
     ) -> None:
         self.bot = bot
-        # Ids of this bot's deliveries claimed and not yet handed to the recorder (shared
-        # with a sender of the same bot that is still draining).
-        self._held = held if held is not None else set()
-        self._claim_unsure = False
+        self._lost_claim: int | None = None  # the token of a claim that failed
         self._store = store
         self._sender = sender
         self._recorder = recorder
@@ -111,35 +111,32 @@ class BotSender:
         return self._stop.is_set() or self.revoked
 
     async def _claim(self) -> list[models.Delivery] | None:
-        if self._claim_unsure and not await self._release_lost_claims():
+        if self._lost_claim is not None and not await self._release_lost_claim(self._lost_claim):
             return None
+        claim_id = next(_CLAIM_TOKENS)
         try:
             claimed, skipped_runs = await self._store.claim(
-                self.bot.id, self._worker_id, self.claim_limit
+                self.bot.id, self._worker_id, self.claim_limit, claim_id
             )
         except TRANSIENT_ERRORS as exc:
-            # The claim may have committed with its answer lost: those rows are ours in
-            # the database but not here, and would stay `sending` for good.
+            # The claim may have committed with its answer lost: its rows would stay
+            # `sending` under this worker for good. Its token finds them.
             log.warning("action=claim_failed bot=%s error=%s", self.bot.name, exc)
-            self._claim_unsure = True
+            self._lost_claim = claim_id
             return None
-        self._held.update(delivery.id for delivery in claimed)
         if skipped_runs:
             self._recorder.check_runs(skipped_runs)
         self._paid_batch = self.bot.paid_broadcast or any(d.paid for d in claimed)
         return claimed or None
 
-    async def _release_lost_claims(self) -> bool:
-        """After a failed claim, put back what it may have claimed; False while the
-        database is still away. Claims of this sender never run at the same time, and
-        every row it holds is in flight here or waiting in the recorder."""
-        held = self._held | self._recorder.held_ids()
+    async def _release_lost_claim(self, claim_id: int) -> bool:
+        """Put back what a failed claim may have claimed; False while the database is away."""
         try:
-            lost = await self._store.release_lost_claims(self.bot.id, self._worker_id, sorted(held))
+            lost = await self._store.release_lost_claim(self.bot.id, self._worker_id, claim_id)
         except TRANSIENT_ERRORS as exc:
-            log.warning("action=release_lost_claims_failed bot=%s error=%s", self.bot.name, exc)
+            log.warning("action=release_lost_claim_failed bot=%s error=%s", self.bot.name, exc)
             return False
-        self._claim_unsure = False
+        self._lost_claim = None
         if lost:
             log.warning("action=lost_claims_released bot=%s deliveries=%d", self.bot.name, lost)
         return True
@@ -183,7 +180,6 @@ class BotSender:
             self._in_flight.release()
         self._react(delivery, outcome)
         self._recorder.add(self._result(delivery, outcome))
-        self._held.discard(delivery.id)
 
     async def _send_rendered(self, delivery: models.Delivery) -> Outcome:
         # The variant is rendered for its subscriber here, just before sending. Values are escaped, so a message that does not render or parse is the template's
@@ -253,18 +249,12 @@ class BotSender:
         Tried a few times: rows left `sending` would be settled as uncertain by the next
         lease holder, and by default not sent at all, though they never were.
         """
-        self._held.difference_update(delivery.id for delivery in deliveries)
         claims = [(delivery.id, delivery.claim_id) for delivery in deliveries]
-        for attempt in range(RELEASE_TRIES):
-            try:
-                await self._store.release_claims(self._worker_id, claims)
-                return
-            except TRANSIENT_ERRORS as exc:
-                log.warning(
-                    "action=release_failed deliveries=%d attempt=%d error=%s",
-                    len(claims),
-                    attempt + 1,
-                    exc,
-                )
-                if attempt + 1 < RELEASE_TRIES:
-                    await asyncio.sleep(RELEASE_BACKOFF_S * 2**attempt)
+        try:
+            await retrying(
+                lambda: self._store.release_claims(self._worker_id, claims),
+                what="release_claims",
+                tries=RELEASE_TRIES,
+            )
+        except TRANSIENT_ERRORS as exc:
+            log.warning("action=release_failed deliveries=%d error=%s", len(claims), exc)

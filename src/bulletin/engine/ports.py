@@ -25,15 +25,13 @@ class Store(Protocol):
     ) -> list[tuple[int, int]]: ...
 
     async def claim(
-        self, bot_id: int, worker_id: str, limit: int
+        self, bot_id: int, worker_id: str, limit: int, claim_id: int
     ) -> tuple[list[models.Delivery], list[int]]: ...
 
-    async def release_claims(self, worker_id: str, claims: Sequence[tuple[int, int]]) -> None:
-        """(delivery id, claim id) pairs never handed to Telegram."""
+    # (delivery id, claim id) pairs never handed to Telegram.
+    async def release_claims(self, worker_id: str, claims: Sequence[tuple[int, int]]) -> None: ...
 
-    async def release_lost_claims(
-        self, bot_id: int, worker_id: str, held: Sequence[int]
-    ) -> int: ...
+    async def release_lost_claim(self, bot_id: int, worker_id: str, claim_id: int) -> int: ...
 
     async def record(
         self, worker_id: str, results: Sequence[models.DeliveryResult]

@@ -30,7 +30,6 @@ class Recorder:
         self._flush_interval_s = flush_interval_s
         self._max_batch = max_batch
         self._buffer: list[models.DeliveryResult] = []
-        self._flushing: list[models.DeliveryResult] = []
         self._runs_to_check: set[int] = set()
         self._wake = asyncio.Event()
         self._on_runs_finished = on_runs_finished
@@ -44,10 +43,6 @@ class Recorder:
     def check_runs(self, run_ids: list[int]) -> None:
         """Runs whose deliveries were skipped at claim time may be finished now."""
         self._runs_to_check.update(run_ids)
-
-    def held_ids(self) -> set[int]:
-        """Deliveries whose results are not written yet: still `sending` in the database."""
-        return {result.delivery_id for result in (*self._buffer, *self._flushing)}
 
     @property
     def pending(self) -> int:
@@ -69,7 +64,6 @@ class Recorder:
         """Write the buffer; on a database outage keep it and try again next time."""
         batch, self._buffer = self._buffer[: self._max_batch], self._buffer[self._max_batch :]
         runs, self._runs_to_check = self._runs_to_check, set()
-        self._flushing = batch
         try:
             finished = await self._store.record(self._worker_id, batch) if batch else []
             if runs:
@@ -80,8 +74,6 @@ class Recorder:
             self._runs_to_check |= runs
             await asyncio.sleep(self._flush_interval_s * 5)
             return
-        finally:
-            self._flushing = []
         self.flushed += len(batch)
         if finished and self._on_runs_finished is not None:
             self._on_runs_finished(finished)

@@ -50,9 +50,6 @@ class Worker:
             on_runs_finished=on_runs_finished,
         )
         self.senders: dict[int, BotSender] = {}
-        # Per bot, the deliveries its senders hold (one set, so a sender still draining
-        # and its successor see each other's).
-        self._held: dict[int, set[int]] = {}
         self._tasks: dict[int, asyncio.Task[None]] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -134,7 +131,6 @@ class Worker:
             recorder=self.recorder,
             settings=self._settings,
             worker_id=self.worker_id,
-            held=self._held.setdefault(bot_id, set()),
         )
         self.senders[bot_id] = sender
         self._tasks[bot_id] = group.create_task(sender.run())

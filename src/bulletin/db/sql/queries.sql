@@ -381,7 +381,7 @@ UPDATE deliveries d
 RETURNING d.id, d.run_id, d.chat_id, d.status;
 
 -- name: claim_deliveries
--- $1 bot_id, $2 worker_id, $3 limit
+-- $1 bot_id, $2 worker_id, $3 limit, $4 claim token (unique among this worker's claims)
 WITH due AS (
     -- This bot's due deliveries of running runs, oldest first. Rows another
     -- transaction holds are skipped, never waited for.
@@ -400,7 +400,7 @@ UPDATE deliveries d
        failure = CASE WHEN s.status = 'subscribed' THEN NULL ELSE s.status END,
        chat_id = s.chat_id,
        claimed_by = $2,
-       claim_id = (SELECT nextval('delivery_claims')),  -- one token per claim statement
+       claim_id = $4,
        updated_at = clock_timestamp()
   FROM due, subscribers s, variants v, campaigns c
  WHERE d.id = due.id AND s.id = d.subscriber_id AND v.id = d.variant_id
@@ -435,15 +435,13 @@ UPDATE deliveries d
  WHERE d.id = u.id AND d.status = 'sending' AND d.claimed_by = $1 AND d.claim_id = u.claim_id
 RETURNING d.id, d.claim_id;
 
--- name: release_lost_claims
--- $1 bot_id, $2 worker_id, $3 ids the worker holds (bigint[])
--- After a claim whose answer was lost (the connection failed once the claim had
--- committed): rows of this bot claimed by this worker that it does not hold never
--- reached it, so were never sent; they go back to pending. Returns how many.
+-- name: release_lost_claim
+-- $1 bot_id, $2 worker_id, $3 claim token
+-- A claim that failed may still have committed, its answer lost: whatever it claimed
+-- never reached the worker, so was never sent, and goes back to pending. Returns how many.
 WITH lost AS (
     UPDATE deliveries SET status = 'pending', claimed_by = NULL, updated_at = clock_timestamp()
-     WHERE bot_id = $1 AND status = 'sending' AND claimed_by = $2
-       AND NOT (id = ANY($3::bigint[]))
+     WHERE bot_id = $1 AND status = 'sending' AND claimed_by = $2 AND claim_id = $3
     RETURNING id
 )
 SELECT count(*) FROM lost;
