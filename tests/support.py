@@ -195,7 +195,7 @@ async def apply_campaign(pool: asyncpg.Pool, text: str, folder: Path) -> models.
     return campaign
 
 
-async def start_run(pool: asyncpg.Pool, name: str) -> models.Run:
+async def start_run(pool: asyncpg.Pool, name: str, *, again: bool = False) -> models.Run:
     async with pool.acquire() as connection:
         campaign = await campaign_rows.find(connection, name)
-        return await run_rows.start(connection, campaign)
+        return await run_rows.start(connection, campaign, again=again)

@@ -68,3 +68,15 @@ class TelegramError(BulletinError):
 
 class TokenRejected(TelegramError):
     """The Bot API rejected the bot token."""
+
+
+class NotAllowed(BulletinError):
+    """The campaign's or run's state does not allow this."""
+
+
+class RunUnfinished(NotAllowed):
+    """The campaign has a run that is not finished."""
+
+
+class NothingToSend(BulletinError):
+    """Every chat of the segment has had this campaign already: no run was started."""

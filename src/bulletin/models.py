@@ -42,6 +42,7 @@ class CampaignStatus(enum.StrEnum):
     DRAFT = "draft"
     ACTIVE = "active"
     PAUSED = "paused"
+    DONE = "done"
     CANCELLED = "cancelled"
 
 
@@ -220,6 +221,12 @@ class Run:
     started_at: datetime
     finished_at: datetime | None
     scheduled_for: datetime | None = None
+    number: int = 1  # the campaign's own count of its runs: "run 3 of launch"
+
+    @property
+    def label(self) -> str:
+        """How a person reads it: "run 3 of launch"."""
+        return f"run {self.number} of {self.campaign_name}"
 
 
 @dataclass(frozen=True, slots=True)

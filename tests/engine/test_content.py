@@ -25,7 +25,7 @@ USERS = 40
 
 
 async def delivered(pool: asyncpg.Pool, settings: config.Settings, name: str) -> models.Run:
-    run = await start_run(pool, name)
+    run = await start_run(pool, name, again=True)  # tests send one campaign more than once
     await deliver(pool, settings, [run.id])
     async with pool.acquire() as connection:
         return await run_rows.get(connection, run.id)

@@ -74,6 +74,9 @@ async def test_every_2m_max_3__three_runs_once_each_across_a_restart(
         async with running_worker(pool, settings):
             second = Scheduler(ScheduleStore(pool))
             assert len(await second.tick(T0 + timedelta(minutes=2))) == 1
+            # The next occurrence waits while this one is unfinished: one at a time.
+            assert await second.tick(T0 + timedelta(minutes=22)) == []
+            await all_runs_done(pool, 2)
             assert len(await second.tick(T0 + timedelta(minutes=22))) == 1
             assert await second.tick(T0 + timedelta(minutes=40)) == []
             await all_runs_done(pool, 3)
@@ -108,6 +111,8 @@ async def test_two_schedulers__racing_every_tick__never_start_a_slot_twice(
         for minute in range(0, 12):
             now = T0 + timedelta(minutes=minute)
             await asyncio.gather(*(scheduler.tick(now) for scheduler in schedulers))
+            # As a worker would: each occurrence is finished before the next one is due.
+            await pool.execute("UPDATE runs SET status = 'done' WHERE status = 'running'")
 
         rows = await pool.fetch("SELECT scheduled_for FROM runs ORDER BY id")
         assert [row["scheduled_for"] for row in rows] == [

@@ -51,7 +51,8 @@ async def test_ab__50_50_over_10000__even_within_2_percent_and_stable(
     await apply_campaign(pool, AB, tmp_path)
 
     first = await start_run(pool, "ab")
-    second = await start_run(pool, "ab")
+    await pool.execute("UPDATE runs SET status = 'done' WHERE id = $1", first.id)
+    second = await start_run(pool, "ab", again=True)
 
     async with pool.acquire() as connection:
         counts = await run_rows.variant_counts(connection, first.id)

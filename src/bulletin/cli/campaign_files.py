@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from bulletin import errors, models
+from bulletin.app import campaigns
 from bulletin.campaign import document
 from bulletin.campaign.spec import CampaignSpec
 from bulletin.cli.campaigns import read_text
@@ -38,8 +39,8 @@ def apply(
     parsed = document.load(path)
 
     async def go() -> tuple[models.Campaign, str]:
-        async with database(settings) as pool, pool.acquire() as connection:
-            return await campaign_rows.apply(connection, parsed)
+        async with database(settings) as pool:
+            return await campaigns.apply(pool, parsed)
 
     campaign, outcome = run(go())
     variants = len(parsed.spec.variants)
@@ -85,17 +86,18 @@ def edit(
         )
 
     async def go() -> str:
-        async with database(settings) as pool, pool.acquire() as connection:
-            campaign = await campaign_rows.find(connection, name)
-            if campaign.status is not models.CampaignStatus.DRAFT:
-                raise errors.BulletinError(
-                    f"campaign {name!r} is {campaign.status}; only drafts are edited in place "
-                    "(change its file and `bulletin campaign apply` it)"
-                )
-            spec = (await campaign_rows.design(connection, campaign.id)).spec
+        async with database(settings) as pool:
+            async with pool.acquire() as connection:
+                campaign = await campaign_rows.find(connection, name)
+                if campaign.status is not models.CampaignStatus.DRAFT:
+                    raise errors.BulletinError(
+                        f"campaign {name!r} is {campaign.status}; only drafts are edited in "
+                        "place (change its file and `bulletin campaign apply` it)"
+                    )
+                spec = (await campaign_rows.design(connection, campaign.id)).spec
             edited = _edited(spec, variant, changes)
             lines = document.Lines(f"campaign {name}", None, "")
-            _, outcome = await campaign_rows.apply(connection, document.Document(edited, lines))
+            _, outcome = await campaigns.apply(pool, document.Document(edited, lines))
             return outcome
 
     outcome = run(go())

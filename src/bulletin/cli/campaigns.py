@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from bulletin import errors, models
+from bulletin.app import campaigns, runs
+from bulletin.campaign import lifecycle
 from bulletin.cli import report
+from bulletin.cli.again import AgainOption, YesOption
+from bulletin.cli.again import confirm as confirm_again
 from bulletin.cli.context import Options, database, run
 from bulletin.cli.output import console, print_json, print_table
 from bulletin.db import bots as bot_rows
 from bulletin.db import campaigns as campaign_rows
 from bulletin.db import runs as run_rows
-from bulletin.db import schedules
 
 app = typer.Typer(help="Design campaigns and start their runs.", no_args_is_help=True)
 
@@ -69,12 +72,11 @@ def create(
     body = read_text(text, text_file)
 
     async def go() -> models.Campaign:
-        async with database(settings) as pool, pool.acquire() as connection:
-            found = await bot_rows.find(connection, bot)
-            return await campaign_rows.create(
-                connection,
+        async with database(settings) as pool:
+            return await campaigns.create(
+                pool,
                 name=name,
-                bot=found,
+                bot=bot,
                 text=body,
                 parse_mode=parse_mode,
                 paid_broadcast=paid_broadcast,
@@ -103,11 +105,11 @@ def list_campaigns(
             "bot": c.bot_name,
             "status": c.status.value,
             "paused_reason": c.paused_reason,
-            "last_run": run_id,
+            "last_run": number,
             "last_run_status": run_status,
-            "text": c.text[:40],
+            "text": c.text if as_json else c.text[:40],
         }
-        for c, run_id, run_status in listed
+        for c, number, run_status in listed
     ]
     if as_json:
         print_json(rows)
@@ -116,22 +118,29 @@ def list_campaigns(
 
 
 @app.command("start")
-def start(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Campaign name")]) -> None:
-    """Check the campaign, then start a run now, or its schedule if it has one."""
+def start(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Campaign name")],
+    again: AgainOption = False,
+    yes: YesOption = False,
+) -> None:
+    """Check the campaign, then start a run now (to the chats it has not reached yet), or its
+    schedule if it has one."""
     settings = ctx.ensure_object(Options).settings()
 
-    async def go() -> models.Run | datetime:
-        async with database(settings) as pool, pool.acquire() as connection:
-            campaign = await campaign_rows.find(connection, name)
-            spec = (await campaign_rows.design(connection, campaign.id)).spec
-            problems = await schedules.preflight(connection, spec)
-            if problems:
-                raise errors.ContentError(f"not started, the check failed: {'; '.join(problems)}")
-            if spec.schedule.rule is not None:
-                return await campaign_rows.arm(connection, campaign, datetime.now(UTC))
-            return await run_rows.start(connection, campaign)
+    async def go() -> runs.Begun | datetime | None:
+        async with database(settings) as pool:
+            if again:
+                await confirm_again(pool, name, yes=yes)
+            try:
+                return await runs.start(pool, name, again=again)
+            except errors.NothingToSend as exc:
+                console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+                return None
 
     started = run(go())
+    if started is None:
+        return
     if isinstance(started, datetime):
         console.print(
             f"scheduled {name}: first run at {started.astimezone():%Y-%m-%d %H:%M:%S %Z} "
@@ -139,9 +148,48 @@ def start(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Campaign
         )
         return
     console.print(
-        f"started run {started.id} of {name}: {started.audience:,} deliveries pending "
-        "(`bulletin serve` sends them)"
+        f"{started.summary} pending (`bulletin serve` sends them)",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
     )
+
+
+@app.command("runs")
+def list_runs(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Campaign name")],
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output")] = False,
+) -> None:
+    """A campaign's runs, oldest first, with what each delivered."""
+    settings = ctx.ensure_object(Options).settings()
+
+    async def go() -> list[run_rows.RunSummary]:
+        async with database(settings) as pool, pool.acquire() as connection:
+            campaign = await campaign_rows.find(connection, name)
+            return await run_rows.of_campaign(connection, campaign)
+
+    rows = [
+        {
+            "run": summary.run.number,
+            "started_at": summary.run.started_at,
+            "finished_at": summary.run.finished_at,
+            "audience": summary.run.audience,
+            "sent": summary.sent,
+            "failed": summary.failed,
+            "uncertain": summary.uncertain,
+            "pending": summary.pending,
+            "status": lifecycle.describe(summary.run),
+        }
+        for summary in run(go())
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        console.print(f"{name} has no run yet (`bulletin campaign start {name}`)", markup=False)
+        return
+    print_table(f"runs of {name}", list(rows[0]), [list(row.values()) for row in rows])
 
 
 @app.command("pause")
@@ -176,8 +224,9 @@ def cancel(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Campaig
 def status(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Campaign name")],
-    run_id: Annotated[
-        int | None, typer.Option("--run", help="A run id (default: the latest)")
+    number: Annotated[
+        int | None,
+        typer.Option("--run", help="The run's number in `campaign runs` (default: the latest)"),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON output")] = False,
 ) -> None:
@@ -195,12 +244,10 @@ def status(
             campaign = await campaign_rows.find(connection, name)
             bot = await bot_rows.by_id(connection, campaign.bot_id)
             found = (
-                await run_rows.get(connection, run_id)
-                if run_id is not None
+                await run_rows.by_number(connection, campaign, number)
+                if number is not None
                 else await run_rows.latest(connection, campaign)
             )
-            if found.campaign_id != campaign.id:
-                raise errors.NotFound(f"run {run_id} is not a run of campaign {name!r}")
             counts = await run_rows.counts(connection, found.id)
             failures = await run_rows.failures(connection, found.id)
             variants = await run_rows.variant_counts(connection, found.id)

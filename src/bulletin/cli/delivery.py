@@ -14,10 +14,12 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from bulletin import config, errors, models
+from bulletin.app import runs
 from bulletin.cli import report
+from bulletin.cli.again import AgainOption, YesOption
+from bulletin.cli.again import confirm as confirm_again
 from bulletin.cli.context import Options, database, freeze_startup_heap, run, stop_on_signals
 from bulletin.cli.output import console, error_console
-from bulletin.db import campaigns as campaign_rows
 from bulletin.db import runs as run_rows
 from bulletin.db.pool import TRANSIENT_ERRORS, Pool
 from bulletin.engine.supervisor import GAVE_UP_EXIT_CODE
@@ -203,21 +205,30 @@ def run_campaign(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar (cron jobs, logs)")
     ] = False,
+    again: AgainOption = False,
+    yes: YesOption = False,
 ) -> None:
-    """Start a run of a campaign and deliver it in the foreground with a progress bar."""
+    """Deliver a campaign in the foreground: its unfinished run, or a new one to the chats it
+    has not reached yet."""
     settings = ctx.ensure_object(Options).settings()
 
-    async def go() -> models.Run:
+    async def go() -> models.Run | None:
         async with database(settings, max_size=20) as pool:
-            async with pool.acquire() as connection:
-                campaign = await campaign_rows.find(connection, name)
-                started = await run_rows.start(connection, campaign)
+            if again:
+                await confirm_again(pool, name, yes=yes)
+            try:
+                begun = await runs.run_or_continue(pool, name, again=again)
+            except errors.NothingToSend as exc:
+                error_console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+                return None
+            error_console.print(begun.summary, markup=False, highlight=False, soft_wrap=True)
+            bot_ids = await runs.bots_of(pool, begun.run)
             return await deliver_with_progress(
-                pool, settings, started, campaign.bot_id, show_progress=not quiet
+                pool, settings, begun.run, bot_ids, show_progress=not quiet
             )
 
     finished = run(go())
-    if finished.status is not models.RunStatus.DONE:
+    if finished is not None and finished.status is not models.RunStatus.DONE:
         raise typer.Exit(1)
 
 
@@ -225,14 +236,14 @@ async def deliver_with_progress(
     pool: Pool,
     settings: config.Settings,
     started: models.Run,
-    bot_id: int,
+    bot_ids: list[int],
     *,
     show_progress: bool = True,
 ) -> models.Run:
     """Deliver one run in this process, showing progress; print and return its outcome."""
     stop = asyncio.Event()
     stop_on_signals(stop)
-    worker = make_worker(pool, settings, only_bots=[bot_id])
+    worker = make_worker(pool, settings, only_bots=bot_ids)
     freeze_startup_heap()  # after aiogram is imported: its models are most of the heap
     working = asyncio.create_task(worker.run(stop))
     gave_up: errors.NothingToDo | None = None
@@ -252,11 +263,11 @@ async def deliver_with_progress(
     if gave_up is not None:
         raise gave_up
     if current.status is models.RunStatus.PAUSED:
-        error_console.print(f"run paused: {current.paused_reason}", markup=False)
+        error_console.print(f"{current.label} paused: {current.paused_reason}", markup=False)
     elif current.status is models.RunStatus.RUNNING:
         error_console.print(
-            f"stopped with {counts.pending + counts.sending:,} deliveries pending; "
-            "`bulletin serve` finishes them",
+            f"stopped {current.label} with {counts.pending + counts.sending:,} deliveries "
+            f"pending; `bulletin run {current.campaign_name}` or `bulletin serve` finishes them",
             markup=False,
         )
     return current
@@ -287,7 +298,7 @@ async def _watch(
         disable=not show_progress,
     ) as progress:
         task = progress.add_task(
-            f"run {started.id}", total=max(started.audience, 1), sent=0, failed=0, rate=0.0
+            started.label, total=max(started.audience, 1), sent=0, failed=0, rate=0.0
         )
         while not stop.is_set() and not working.done():
             try:
@@ -295,10 +306,10 @@ async def _watch(
                     current = await run_rows.get(connection, started.id)
                     counts = await run_rows.counts(connection, started.id)
             except TRANSIENT_ERRORS:
-                progress.update(task, description=f"run {started.id} (database unreachable)")
+                progress.update(task, description=f"{started.label} (database unreachable)")
                 await asyncio.sleep(POLL_S)
                 continue
-            progress.update(task, description=f"run {started.id}")
+            progress.update(task, description=started.label)
             progress.update(
                 task,
                 completed=counts.finished,

@@ -62,8 +62,8 @@ async def _demo(settings: config.Settings, users: int, rate: float) -> None:
         imported = await _import_audience(pool, world, bot)
         console.print(f"[bold]4/5[/] imported {imported:,} subscribers (a few blocked or gone)")
         campaign, started = await _start_campaign(pool, bot)
-        console.print(f"[bold]5/5[/] campaign {campaign.name}: run {started.id}")
-        finished = await deliver_with_progress(pool, settings, started, bot.id)
+        console.print(f"[bold]5/5[/] campaign {campaign.name}: {started.label}")
+        finished = await deliver_with_progress(pool, settings, started, [bot.id])
         print_mapping(
             "sandbox saw",
             {

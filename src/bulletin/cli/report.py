@@ -13,7 +13,8 @@ def outcome(run: models.Run, counts: models.RunCounts) -> dict[str, Any]:
     if run.finished_at is not None:
         elapsed_s = round((run.finished_at - run.started_at).total_seconds(), 1)
     return {
-        "run": run.id,
+        "run": run.number,
+        "run_id": run.id,
         "campaign": run.campaign_name,
         "status": run.status.value,
         "paused_reason": run.paused_reason,
@@ -40,9 +41,10 @@ def print_outcome(
     failures: list[tuple[str, str | None, int]],
 ) -> None:
     values = outcome(run, counts)
-    shown = {k: v for k, v in values.items() if k not in {"started_at", "finished_at", "run"}}
+    hidden = {"started_at", "finished_at", "run", "run_id"}
+    shown = {k: v for k, v in values.items() if k not in hidden}
     if not shown["paused_reason"]:
         shown.pop("paused_reason")
-    print_mapping(f"run {run.id} of {run.campaign_name}", shown)
+    print_mapping(run.label, shown)
     if failures:
         print_table("why not sent", ["reason", "last error", "deliveries"], failures)

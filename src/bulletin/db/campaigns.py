@@ -10,8 +10,9 @@ from typing import Any
 import asyncpg
 
 from bulletin import errors, models
-from bulletin.campaign import schedule
+from bulletin.campaign import lifecycle, schedule
 from bulletin.campaign.document import Document
+from bulletin.campaign.lifecycle import Action
 from bulletin.campaign.spec import CampaignSpec, Segment
 from bulletin.db import variants as variant_rows
 from bulletin.db.connection import Connection
@@ -67,9 +68,9 @@ async def find(connection: Connection, name: str) -> models.Campaign:
 async def list_all(
     connection: Connection,
 ) -> list[tuple[models.Campaign, int | None, str | None]]:
-    """Every campaign with the id and status of its latest run."""
+    """Every campaign with the number and status of its latest run."""
     rows = await connection.fetch(sql("list_campaigns"))
-    return [(to_campaign(row), row["last_run_id"], row["last_run_status"]) for row in rows]
+    return [(to_campaign(row), row["last_run_number"], row["last_run_status"]) for row in rows]
 
 
 async def set_status(
@@ -187,14 +188,14 @@ def segment_filters(segment: Segment) -> list[Any]:
 
 async def pause(connection: Connection, campaign: models.Campaign, reason: str) -> int:
     """Pause a campaign and its running runs; return how many runs paused."""
-    if campaign.status is models.CampaignStatus.CANCELLED:
-        raise errors.BulletinError(f"campaign {campaign.name!r} is cancelled")
+    lifecycle.transition(campaign.name, campaign.status, Action.PAUSE)
     paused: int = await connection.fetchval(sql("pause_campaign"), campaign.id, reason)
     return paused
 
 
 async def cancel(connection: Connection, campaign: models.Campaign) -> tuple[int, int]:
     """Cancel a campaign: (runs cancelled, pending deliveries skipped)."""
+    lifecycle.transition(campaign.name, campaign.status, Action.CANCEL)
     row = await connection.fetchrow(sql("cancel_campaign"), campaign.id)
     assert row is not None
     return row["runs"], row["skipped"]
@@ -220,13 +221,7 @@ def _json(part: Any) -> str:
 
 async def arm(connection: Connection, campaign: models.Campaign, now: datetime) -> datetime:
     """Start a campaign's schedule: the scheduler starts its first run at the returned time."""
-    if campaign.status is models.CampaignStatus.CANCELLED:
-        raise errors.BulletinError(f"campaign {campaign.name!r} is cancelled")
-    if campaign.status is models.CampaignStatus.PAUSED:
-        raise errors.BulletinError(
-            f"campaign {campaign.name!r} is paused ({campaign.paused_reason}); "
-            "`bulletin campaign resume` it"
-        )
+    lifecycle.transition(campaign.name, campaign.status, Action.START, campaign.paused_reason)
     spec = (await design(connection, campaign.id)).spec
     first = schedule.first_slot(spec.schedule, now)
     if first is None:

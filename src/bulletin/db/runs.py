@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
 from bulletin import errors, models
+from bulletin.campaign import lifecycle
+from bulletin.campaign.lifecycle import Action
+from bulletin.campaign.spec import CampaignSpec
 from bulletin.db import campaigns as campaign_rows
 from bulletin.db.connection import Connection
 from bulletin.db.queries import sql
@@ -24,45 +28,140 @@ def to_run(row: asyncpg.Record) -> models.Run:
         started_at=row["started_at"],
         finished_at=row["finished_at"],
         scheduled_for=row["scheduled_for"],
+        number=row["number"],
     )
 
 
+class _NothingNew(Exception):
+    """Rolls back a run that would have reached no chat."""
+
+
 async def start(
-    connection: Connection, campaign: models.Campaign, *, scheduled_for: datetime | None = None
+    connection: Connection,
+    campaign: models.Campaign,
+    *,
+    scheduled_for: datetime | None = None,
+    again: bool = False,
 ) -> models.Run:
     """Create a run and snapshot its segment into deliveries, atomically.
 
-    A run of a schedule slot (`scheduled_for`) exists at most once: a second start of the
-    same slot fails on the unique index and starts nothing.
+    Starts of one campaign are serialised by a lock on its row: a campaign with an
+    unfinished run refuses (RunUnfinished), and PostgreSQL's runs_one_unfinished index
+    backs that up. A one-shot campaign's run leaves out the chats it already reached;
+    a run by hand that would reach nobody is not created (NothingToSend). A run of a
+    schedule slot (`scheduled_for`) exists at most once.
     """
-    if campaign.status is models.CampaignStatus.PAUSED:
-        raise errors.BulletinError(
-            f"campaign {campaign.name!r} is paused ({campaign.paused_reason}); "
-            "fix it and `bulletin campaign resume` first"
-        )
-    if campaign.status is models.CampaignStatus.CANCELLED:
-        raise errors.BulletinError(f"campaign {campaign.name!r} is cancelled")
+    lifecycle.transition(campaign.name, campaign.status, Action.START, campaign.paused_reason)
     spec = (await campaign_rows.design(connection, campaign.id)).spec
     bot_ids = await campaign_rows.segment_bot_ids(connection, spec)
-    spacing_s = 3600 / spec.caps.per_hour_per_bot if spec.caps.per_hour_per_bot else 0.0
-    async with connection.transaction():
-        run_id = await connection.fetchval(sql("insert_scheduled_run"), campaign.id, scheduled_for)
-        status = await connection.execute(
-            sql("snapshot_segment"),
-            run_id,
-            campaign.id,
-            bot_ids,
-            *campaign_rows.segment_filters(spec.segment),
-            spec.caps.per_run,
-            spacing_s,
-        )
-        audience = int(status.split()[-1])
-        await connection.execute(sql("set_run_audience"), run_id, audience)
-        if campaign.status is models.CampaignStatus.DRAFT:
-            await connection.execute(
-                sql("set_campaign_status"), campaign.id, models.CampaignStatus.ACTIVE.value, None
+    only_new = lifecycle.reaches_only_new_chats(spec.schedule, again=again)
+    try:
+        async with connection.transaction():
+            status = models.CampaignStatus(
+                await connection.fetchval(sql("lock_campaign"), campaign.id)
             )
+            lifecycle.transition(campaign.name, status, Action.START, campaign.paused_reason)
+            await _refuse_if_unfinished(connection, campaign)
+            run_id, audience = await _snapshot(
+                connection, campaign.id, spec, bot_ids, scheduled_for, only_new
+            )
+            if audience == 0 and only_new and scheduled_for is None:
+                raise _NothingNew
+            if status is not models.CampaignStatus.ACTIVE:
+                await connection.execute(
+                    sql("set_campaign_status"),
+                    campaign.id,
+                    models.CampaignStatus.ACTIVE.value,
+                    None,
+                )
+            if audience == 0:
+                await connection.execute(sql("finish_runs"), [run_id])
+    except _NothingNew:
+        raise await _nothing_to_send(connection, campaign, spec) from None
     return await get(connection, run_id)
+
+
+async def _refuse_if_unfinished(connection: Connection, campaign: models.Campaign) -> None:
+    run = await unfinished(connection, campaign)
+    if run is not None:
+        raise lifecycle.unfinished_error(run)
+
+
+async def _snapshot(
+    connection: Connection,
+    campaign_id: int,
+    spec: CampaignSpec,
+    bot_ids: list[int],
+    scheduled_for: datetime | None,
+    only_new: bool,
+) -> tuple[int, int]:
+    """Insert the run and its deliveries; (run id, audience)."""
+    spacing_s = 3600 / spec.caps.per_hour_per_bot if spec.caps.per_hour_per_bot else 0.0
+    try:
+        run_id = await connection.fetchval(sql("insert_scheduled_run"), campaign_id, scheduled_for)
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name != "runs_one_unfinished":
+            raise  # a schedule slot started twice: the caller's concern
+        raise errors.RunUnfinished(f"campaign {spec.name!r} has an unfinished run") from None
+    status = await connection.execute(
+        sql("snapshot_segment"),
+        run_id,
+        campaign_id,
+        bot_ids,
+        *campaign_rows.segment_filters(spec.segment),
+        spec.caps.per_run,
+        spacing_s,
+        only_new,
+    )
+    audience = int(status.split()[-1])
+    await connection.execute(sql("set_run_audience"), run_id, audience)
+    return run_id, audience
+
+
+async def _nothing_to_send(
+    connection: Connection, campaign: models.Campaign, spec: CampaignSpec
+) -> errors.NothingToSend:
+    reached = await connection.fetchval(sql("reached_chats"), campaign.id)
+    if not reached:
+        return errors.NothingToSend(
+            f"nothing to send: no subscribed chat is in the segment of {campaign.name!r}"
+        )
+    return errors.NothingToSend(
+        f"nothing to send: every chat in the segment of {campaign.name!r} has had it "
+        f"({reached} chats reached so far); `--again` sends it to all of them again"
+    )
+
+
+async def unfinished(connection: Connection, campaign: models.Campaign) -> models.Run | None:
+    """The campaign's one running or paused run, if it has one."""
+    row = await connection.fetchrow(sql("unfinished_run"), campaign.id)
+    return to_run(row) if row is not None else None
+
+
+async def by_number(connection: Connection, campaign: models.Campaign, number: int) -> models.Run:
+    row = await connection.fetchrow(sql("run_by_number"), campaign.id, number)
+    if row is None:
+        raise errors.NotFound(f"campaign {campaign.name!r} has no run {number}")
+    return to_run(row)
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """A run with its outcome counts, as `campaign runs` lists it."""
+
+    run: models.Run
+    sent: int
+    failed: int
+    uncertain: int
+    pending: int
+
+
+async def of_campaign(connection: Connection, campaign: models.Campaign) -> list[RunSummary]:
+    rows = await connection.fetch(sql("campaign_runs"), campaign.id)
+    return [
+        RunSummary(to_run(row), row["sent"], row["failed"], row["uncertain"], row["pending"])
+        for row in rows
+    ]
 
 
 async def variant_counts(connection: Connection, run_id: int) -> list[dict[str, Any]]:
@@ -106,7 +205,6 @@ async def active(connection: Connection) -> list[models.Run]:
 
 async def resume(connection: Connection, campaign: models.Campaign) -> int:
     """Resume a paused campaign and its paused runs; return how many runs resumed."""
-    if campaign.status is models.CampaignStatus.CANCELLED:
-        raise errors.BulletinError(f"campaign {campaign.name!r} is cancelled; it cannot resume")
+    lifecycle.transition(campaign.name, campaign.status, Action.RESUME)
     resumed: int = await connection.fetchval(sql("resume_runs"), campaign.id)
     return resumed

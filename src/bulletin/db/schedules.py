@@ -76,6 +76,10 @@ class ScheduleStore:
             row = await connection.fetchrow(sql("lock_due_campaign"), campaign_id, now)
             if row is None:
                 return None  # another scheduler has it, or it is no longer due
+            if await connection.fetchval(sql("unfinished_run"), campaign_id) is not None:
+                # The last occurrence is still sending: this one waits its turn, due, and
+                # starts once that run is finished (one unfinished run per campaign).
+                return None
             design = await campaign_rows.design(connection, campaign_id)
             problems = await preflight(connection, design.spec)
             if problems:
@@ -116,12 +120,24 @@ async def preflight(connection: Connection, spec: CampaignSpec) -> list[str]:
 
 
 async def sample(
-    connection: Connection, spec: CampaignSpec, limit: int
+    connection: Connection,
+    spec: CampaignSpec,
+    limit: int,
+    *,
+    campaign_id: int | None = None,
+    only_new: bool = False,
 ) -> tuple[int, list[models.Recipient]]:
-    """The segment's size and its first subscribers."""
+    """The audience a run would have now (only chats the campaign has not reached, when
+    `only_new`) and its first subscribers."""
     bot_ids = await campaign_rows.segment_bot_ids(connection, spec)
     rows = await connection.fetch(
-        sql("sample_recipients"), bot_ids, *campaign_rows.segment_filters(spec.segment), limit
+        sql("sample_recipients"),
+        bot_ids,
+        *campaign_rows.segment_filters(spec.segment),
+        limit,
+        spec.caps.per_run,
+        campaign_id,
+        only_new and campaign_id is not None,
     )
     audience = rows[0]["audience"] if rows else 0
     return audience, [subscriber_rows.to_recipient(row) for row in rows]

@@ -214,12 +214,12 @@ SELECT c.*, b.name AS bot_name, v.text, v.parse_mode
 
 -- name: list_campaigns
 SELECT c.*, b.name AS bot_name, v.text, v.parse_mode,
-       r.id AS last_run_id, r.status AS last_run_status
+       r.number AS last_run_number, r.status AS last_run_status
   FROM campaigns c
   JOIN bots b ON b.id = c.bot_id
   JOIN LATERAL (SELECT text, parse_mode FROM variants
                  WHERE campaign_id = c.id ORDER BY id LIMIT 1) v ON true
-  LEFT JOIN LATERAL (SELECT id, status FROM runs
+  LEFT JOIN LATERAL (SELECT number, status FROM runs
                       WHERE campaign_id = c.id ORDER BY id DESC LIMIT 1) r ON true
  ORDER BY c.name;
 
@@ -230,11 +230,8 @@ UPDATE campaigns SET status = $2, paused_reason = $3 WHERE id = $1;
 -- ───────────────────────────── runs ─────────────────────────────
 
 -- name: set_run_audience
--- $1 run_id, $2 audience
-UPDATE runs SET audience = $2,
-                status = CASE WHEN $2 = 0 THEN 'done' ELSE status END,
-                finished_at = CASE WHEN $2 = 0 THEN clock_timestamp() END
- WHERE id = $1;
+-- $1 run_id, $2 audience (a run of none is finished at once by finish_runs)
+UPDATE runs SET audience = $2 WHERE id = $1;
 
 -- name: get_run
 -- $1 run_id
@@ -281,13 +278,22 @@ SELECT coalesce(failure, 'other') AS failure, error, count(*) AS deliveries
 
 -- name: finish_runs
 -- $1 run_ids (bigint[])
--- A running run is done once no delivery is left to send.
-UPDATE runs r
-   SET status = 'done', finished_at = clock_timestamp()
- WHERE r.id = ANY($1::bigint[]) AND r.status = 'running'
-   AND NOT EXISTS (SELECT 1 FROM deliveries d
-                    WHERE d.run_id = r.id AND d.status IN ('pending', 'sending'))
-RETURNING r.id;
+-- A running run is done once no delivery is left to send; its campaign is done with it
+-- when its schedule has no slot to come (a one-shot campaign, or a schedule that is over).
+WITH finished AS (
+    UPDATE runs r
+       SET status = 'done', finished_at = clock_timestamp()
+     WHERE r.id = ANY($1::bigint[]) AND r.status = 'running'
+       AND NOT EXISTS (SELECT 1 FROM deliveries d
+                        WHERE d.run_id = r.id AND d.status IN ('pending', 'sending'))
+    RETURNING r.id, r.campaign_id
+), campaigns_done AS (
+    -- The finished run was the campaign's one unfinished run (runs_one_unfinished).
+    UPDATE campaigns c SET status = 'done', paused_reason = NULL
+      FROM finished f
+     WHERE c.id = f.campaign_id AND c.status = 'active' AND c.next_run_at IS NULL
+)
+SELECT id FROM finished;
 
 -- name: pause_run
 -- $1 run_id, $2 reason
@@ -316,6 +322,46 @@ SELECT r.*, c.name AS campaign_name
   FROM runs r JOIN campaigns c ON c.id = r.campaign_id
  WHERE r.status IN ('running', 'paused')
  ORDER BY r.id;
+
+-- name: lock_campaign
+-- $1 campaign_id
+-- Taken by every start of a run: starts of one campaign happen one after the other, so
+-- each sees the runs the one before it made (runs_one_unfinished is the backstop).
+SELECT status FROM campaigns WHERE id = $1 FOR UPDATE;
+
+-- name: unfinished_run
+-- $1 campaign_id
+SELECT r.*, c.name AS campaign_name
+  FROM runs r JOIN campaigns c ON c.id = r.campaign_id
+ WHERE r.campaign_id = $1 AND r.status IN ('running', 'paused');
+
+-- name: run_by_number
+-- $1 campaign_id, $2 number
+SELECT r.*, c.name AS campaign_name
+  FROM runs r JOIN campaigns c ON c.id = r.campaign_id
+ WHERE r.campaign_id = $1 AND r.number = $2;
+
+-- name: campaign_runs
+-- $1 campaign_id
+-- Every run of a campaign with its outcome counts, oldest first.
+SELECT r.*, c.name AS campaign_name,
+       count(d.id) FILTER (WHERE d.status = 'sent') AS sent,
+       count(d.id) FILTER (WHERE d.status = 'failed') AS failed,
+       count(d.id) FILTER (WHERE d.status = 'uncertain') AS uncertain,
+       count(d.id) FILTER (WHERE d.status IN ('pending', 'sending')) AS pending
+  FROM runs r
+  JOIN campaigns c ON c.id = r.campaign_id
+  LEFT JOIN deliveries d ON d.run_id = r.id
+ WHERE r.campaign_id = $1
+ GROUP BY r.id, c.name
+ ORDER BY r.number;
+
+-- name: reached_chats
+-- $1 campaign_id
+-- How many chats have had this campaign (sent, or perhaps sent: uncertain), across its runs.
+SELECT count(DISTINCT d.chat_id)
+  FROM deliveries d JOIN runs r ON r.id = d.run_id
+ WHERE r.campaign_id = $1 AND d.status IN ('sent', 'uncertain');
 
 -- ───────────────────────────── worker ─────────────────────────────
 
@@ -575,12 +621,19 @@ SELECT t.tag
 -- name: snapshot_segment
 -- $1 run_id, $2 campaign_id, $3 bot_ids (bigint[]), $4 tags any (text[]), $5 tags all (text[]),
 -- $6 tags none (text[]), $7 languages (text[]), $8 chat types (text[]), $9 subscribed after,
--- $10 subscribed before, $11 max deliveries (NULL: all), $12 seconds between one bot's deliveries
+-- $10 subscribed before, $11 max deliveries (NULL: all), $12 seconds between one bot's deliveries,
+-- $13 only chats this campaign has not reached yet
 -- The run's audience, frozen now, in one statement: one pending delivery per subscribed chat
 -- of the segment. A chat's variant is a stable hash of (campaign, chat) over the weights of
 -- its language's variants (or of the variants without a language), so it is the same in
 -- every run. A cap per hour spaces each bot's deliveries out over time.
-WITH variant_slots AS (
+WITH reached AS (
+    -- A one-shot campaign reaches a chat once, ever: chats an earlier run sent it to (or
+    -- perhaps sent it to: uncertain) are left out. `--again` and recurring campaigns pass false.
+    SELECT d.chat_id
+      FROM deliveries d JOIN runs r ON r.id = d.run_id
+     WHERE $13 AND r.campaign_id = $2 AND d.status IN ('sent', 'uncertain')
+), variant_slots AS (
     SELECT id, language,
            sum(weight) OVER (PARTITION BY language ORDER BY id) - weight AS lower_bound,
            sum(weight) OVER (PARTITION BY language ORDER BY id) AS upper_bound,
@@ -601,6 +654,7 @@ WITH variant_slots AS (
      WHERE s.bot_id = ANY($3::bigint[]) AND s.status = 'subscribed'
        AND in_segment(s.tags, s.language_code, s.chat_type, s.created_at,
                       $4, $5, $6, $7, $8, $9, $10)
+       AND NOT EXISTS (SELECT 1 FROM reached WHERE reached.chat_id = s.chat_id)
      ORDER BY s.chat_id, array_position($3::bigint[], s.bot_id)
 ), capped AS (
     SELECT * FROM audience ORDER BY id LIMIT $11
@@ -621,7 +675,10 @@ SELECT $1, bot_id, id, chat_id, variant_id,
 
 -- name: insert_scheduled_run
 -- $1 campaign_id, $2 scheduled_for (NULL for a run started by hand)
-INSERT INTO runs (campaign_id, scheduled_for) VALUES ($1, $2) RETURNING id;
+-- Under lock_campaign: the next number of this campaign's runs is this one's.
+INSERT INTO runs (campaign_id, scheduled_for, number)
+SELECT $1, $2, coalesce(max(number), 0) + 1 FROM runs WHERE campaign_id = $1
+RETURNING id;
 
 -- name: scheduled_run_count
 -- $1 campaign_id
@@ -634,7 +691,14 @@ UPDATE campaigns SET status = 'active', paused_reason = NULL, next_run_at = $2
 
 -- name: set_next_run
 -- $1 campaign_id, $2 next_run_at (NULL: the schedule is over)
-UPDATE campaigns SET next_run_at = $2 WHERE id = $1;
+-- A schedule that is over with no run left to finish leaves its campaign done.
+UPDATE campaigns c
+   SET next_run_at = $2,
+       status = CASE WHEN $2::timestamptz IS NULL AND c.status = 'active'
+                      AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.campaign_id = c.id
+                                         AND r.status IN ('running', 'paused'))
+                     THEN 'done' ELSE c.status END
+ WHERE c.id = $1;
 
 -- name: due_campaigns
 -- $1 now
@@ -715,24 +779,28 @@ SELECT v.name AS variant, v.language,
 
 -- name: sample_recipients
 -- $1 bot_ids (bigint[]), $2 tags any, $3 tags all, $4 tags none, $5 languages, $6 chat types,
--- $7 subscribed after, $8 subscribed before, $9 limit
--- The segment's size and a few of its subscribers, for previews and pre-flight checks.
-WITH segment AS (
-    SELECT s.*
+-- $7 subscribed after, $8 subscribed before, $9 limit, $10 max deliveries (NULL: all),
+-- $11 campaign_id, $12 only chats this campaign has not reached yet
+-- The audience a run would have now and a few of its subscribers, for previews and
+-- pre-flight checks: the same chats snapshot_segment picks, by the same rules.
+WITH reached AS (
+    SELECT d.chat_id
+      FROM deliveries d JOIN runs r ON r.id = d.run_id
+     WHERE $12 AND r.campaign_id = $11 AND d.status IN ('sent', 'uncertain')
+), audience AS (
+    SELECT DISTINCT ON (s.chat_id) s.*
       FROM subscribers s
      WHERE s.bot_id = ANY($1::bigint[]) AND s.status = 'subscribed'
-       AND (cardinality($2::text[]) = 0 OR s.tags && $2::text[])
-       AND s.tags @> $3::text[]
-       AND NOT (s.tags && $4::text[])
-       AND (cardinality($5::text[]) = 0
-            OR split_part(lower(s.language_code), '-', 1) = ANY($5::text[]))
-       AND (cardinality($6::text[]) = 0 OR s.chat_type = ANY($6::text[]))
-       AND ($7::timestamptz IS NULL OR s.created_at >= $7)
-       AND ($8::timestamptz IS NULL OR s.created_at < $8)
+       AND in_segment(s.tags, s.language_code, s.chat_type, s.created_at,
+                      $2, $3, $4, $5, $6, $7, $8)
+       AND NOT EXISTS (SELECT 1 FROM reached WHERE reached.chat_id = s.chat_id)
+     ORDER BY s.chat_id, array_position($1::bigint[], s.bot_id)
+), capped AS (
+    SELECT * FROM audience ORDER BY id LIMIT $10
 )
-SELECT (SELECT count(*) FROM segment) AS audience, chat_id, first_name, username, language_code,
+SELECT (SELECT count(*) FROM capped) AS audience, chat_id, first_name, username, language_code,
        tags, fields
-  FROM segment
+  FROM capped
  ORDER BY id
  LIMIT $9;
 

@@ -1,0 +1,1 @@
+"""Use cases: what an operator can do, whichever interface (CLI, web) asks for it."""

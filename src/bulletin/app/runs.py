@@ -1,0 +1,125 @@
+"""Starting and continuing runs: the pre-flight check first, then at most one unfinished run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bulletin import errors, models
+from bulletin.campaign import lifecycle
+from bulletin.campaign.spec import CampaignSpec
+from bulletin.db import campaigns as campaign_rows
+from bulletin.db import runs as run_rows
+from bulletin.db import schedules
+from bulletin.db.connection import Connection
+from bulletin.db.pool import Pool
+
+QUIET_HOURS = "quiet hours"
+
+
+@dataclass(frozen=True, slots=True)
+class Begun:
+    """The run `bulletin run` delivers: a new one, or the campaign's unfinished one."""
+
+    run: models.Run
+    continued: bool = False  # the campaign's unfinished run, picked up
+    only_new: bool = False  # a later run of a one-shot campaign: only chats it has not reached
+
+    @property
+    def summary(self) -> str:
+        run = self.run
+        if self.continued:
+            return f"continuing {run.label} ({run.status.value}, {run.audience} chats in all)"
+        if self.only_new and run.number > 1:
+            return f"{run.label}: {run.audience} chats that have not had {run.campaign_name!r} yet"
+        return f"started {run.label}: {run.audience} deliveries"
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """How far a campaign got: for the `--again` question."""
+
+    segment: int  # chats in the segment now
+    reached: int  # chats of the segment that already had the campaign
+
+
+async def reach(pool: Pool, name: str) -> Reach:
+    async with pool.acquire() as connection:
+        campaign = await campaign_rows.find(connection, name)
+        spec = (await campaign_rows.design(connection, campaign.id)).spec
+        everyone, _ = await schedules.sample(connection, spec, 1)
+        new, _ = await schedules.sample(connection, spec, 1, campaign_id=campaign.id, only_new=True)
+    return Reach(everyone, everyone - new)
+
+
+async def start(pool: Pool, name: str, *, again: bool = False) -> Begun | datetime:
+    """`campaign start`: check, then a run now, or the schedule armed; refuses an unfinished run."""
+    async with pool.acquire() as connection:
+        campaign = await campaign_rows.find(connection, name)
+        spec = (await campaign_rows.design(connection, campaign.id)).spec
+        await _check(connection, spec, "not started")
+        if spec.schedule.rule is not None:
+            unfinished = await run_rows.unfinished(connection, campaign)
+            if unfinished is not None:
+                raise lifecycle.unfinished_error(unfinished)
+            return await campaign_rows.arm(connection, campaign, datetime.now(UTC))
+        return await _start_run(connection, campaign, spec, again)
+
+
+async def run_or_continue(pool: Pool, name: str, *, again: bool = False) -> Begun:
+    """`bulletin run`: the campaign's unfinished run if it has one, else a new run."""
+    async with pool.acquire() as connection:
+        campaign = await campaign_rows.find(connection, name)
+        spec = (await campaign_rows.design(connection, campaign.id)).spec
+        unfinished = await run_rows.unfinished(connection, campaign)
+        if unfinished is None:
+            await _check(connection, spec, "not started")
+            try:
+                return await _start_run(connection, campaign, spec, again)
+            except errors.RunUnfinished:
+                # Another process started one a moment ago: deliver that one with it.
+                unfinished = await run_rows.unfinished(connection, campaign)
+                if unfinished is None:
+                    raise
+        if again:
+            raise errors.RunUnfinished(
+                f"{unfinished.label} is not finished; `--again` starts a new run only after it "
+                f"(`bulletin run {name}` continues it, `bulletin campaign cancel {name}` ends it)"
+            )
+        return Begun(await _continue(connection, campaign, spec, unfinished), continued=True)
+
+
+async def _start_run(
+    connection: Connection, campaign: models.Campaign, spec: CampaignSpec, again: bool
+) -> Begun:
+    run = await run_rows.start(connection, campaign, again=again)
+    return Begun(run, only_new=lifecycle.reaches_only_new_chats(spec.schedule, again=again))
+
+
+async def _continue(
+    connection: Connection, campaign: models.Campaign, spec: CampaignSpec, run: models.Run
+) -> models.Run:
+    """A paused run goes on once its content passes the check again; quiet hours are kept."""
+    if run.status is not models.RunStatus.PAUSED:
+        return run
+    if run.paused_reason == QUIET_HOURS:
+        raise errors.NotAllowed(
+            f"{run.label} waits for its quiet hours to end; `bulletin serve` continues it then"
+        )
+    await _check(connection, spec, "not resumed")
+    await run_rows.resume(connection, campaign)
+    return await run_rows.get(connection, run.id)
+
+
+async def _check(connection: Connection, spec: CampaignSpec, refusal: str) -> None:
+    """Nothing is created for content that cannot be sent."""
+    problems = await schedules.preflight(connection, spec)
+    if problems:
+        raise errors.ContentError(f"{refusal}, the check failed: {'; '.join(problems)}")
+
+
+async def bots_of(pool: Pool, run: models.Run) -> list[int]:
+    """The bots a run's deliveries go out through: its campaign's segment's bots."""
+    async with pool.acquire() as connection:
+        spec = (await campaign_rows.design(connection, run.campaign_id)).spec
+        return await campaign_rows.segment_bot_ids(connection, spec)
