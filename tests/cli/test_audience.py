@@ -299,7 +299,7 @@ async def test_export__segment_filters__select_what_a_campaign_segment_selects(
     assert code == 0, err
     code, out, err = await run_cli("campaign", "preview", "regulars", env=cli_env)
     assert code == 0, err
-    assert "1 subscriber(s) in the segment now" in out
+    assert "a run now would reach 1 chat(s)" in out
 
     same_as_segment = await export_ids(
         cli_env, "--status", "subscribed", "--any-tag", "news", "--any-tag", "vip",

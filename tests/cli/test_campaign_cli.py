@@ -144,7 +144,7 @@ async def test_preview_check_start_pause_cancel(
 
     code, out, err = await run_cli("campaign", "preview", "spring", "--samples", "2", env=env)
     assert code == 0, err
-    assert "30 subscriber(s) in the segment now" in out
+    assert "a run now would reach 30 chat(s)" in out
     assert "Code SPRING24" in out or "code SPRING24" in out
 
     chat = next(iter(sandbox.world.chats))

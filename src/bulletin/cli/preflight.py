@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 
 from bulletin import errors, models
+from bulletin.campaign import lifecycle
 from bulletin.campaign.spec import CampaignSpec
 from bulletin.cli.context import Options, database, run
 from bulletin.cli.output import console, print_table
@@ -42,11 +43,14 @@ def preview(
         async with database(settings) as pool, pool.acquire() as connection:
             campaign = await campaign_rows.find(connection, name)
             spec = (await campaign_rows.design(connection, campaign.id)).spec
-            audience, recipients = await schedules.sample(connection, spec, max(samples, 1))
+            only_new = lifecycle.reaches_only_new_chats(spec.schedule, again=False)
+            audience, recipients = await schedules.sample(
+                connection, spec, max(samples, 1), campaign_id=campaign.id, only_new=only_new
+            )
             return spec, audience, recipients[:samples]
 
     spec, audience, recipients = run(go())
-    console.print(f"campaign [bold]{name}[/]: {audience:,} subscriber(s) in the segment now")
+    console.print(f"campaign [bold]{name}[/]: a run now would reach {audience:,} chat(s)")
     rows = [
         [variant.name, recipient.chat_id, _rendered(spec, variant.name, recipient)]
         for recipient in recipients
