@@ -203,6 +203,10 @@ async def test_two_serve_processes__scheduled_campaign__one_run_per_slot(
             runs = await connection.fetchval("SELECT count(*) FROM runs")
         finally:
             await connection.close()
+        # Started twice: arming again would add an occurrence; it is refused instead.
+        code, _, err = await run_cli("campaign", "start", "pulse", env=env)
+        assert code == 1
+        assert "error: campaign 'pulse' is scheduled already: its next run is at" in err
     finally:
         for serve in serves:
             serve.send_signal(signal.SIGTERM)

@@ -62,6 +62,12 @@ async def start(pool: Pool, name: str, *, again: bool = False) -> Begun | dateti
             unfinished = await run_rows.unfinished(connection, campaign)
             if unfinished is not None:
                 raise lifecycle.unfinished_error(unfinished)
+            if campaign.next_run_at is not None and campaign.status is models.CampaignStatus.ACTIVE:
+                # Arming again would move the schedule to a fresh first slot: an extra run.
+                raise errors.NotAllowed(
+                    f"campaign {name!r} is scheduled already: its next run is at "
+                    f"{campaign.next_run_at.isoformat(timespec='seconds')}"
+                )
             return await campaign_rows.arm(connection, campaign, datetime.now(UTC))
         return await _start_run(connection, campaign, spec, again)
 
