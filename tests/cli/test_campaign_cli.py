@@ -109,25 +109,18 @@ async def test_apply_show_apply__unchanged_round_trip(env: dict[str, str], tmp_p
         (("any: [spring]", "any: [sprnig]"),
          "spring.yaml:23: segment.tags.any.0: no subscriber of news has the tag 'sprnig'"),
         (("bot: news", "bot: olds"), "spring.yaml:2: bot: no bot named 'olds'"),
-        (("Hallo {{ first_name }}", "\"{{ ''.__class__.__mro__ }}\""), None),
+        (("Hallo {{ first_name }}", "\"{{ ''.__class__.__mro__ }}\""),
+         "spring.yaml:20: variants.2.text: template line 1: '__mro__' is not allowed"),
     ],
 )  # fmt: skip
 async def test_apply__bad_file__line_and_reason(
-    env: dict[str, str], tmp_path: Path, change: tuple[str, str], expected: str | None
+    env: dict[str, str], tmp_path: Path, change: tuple[str, str], expected: str
 ) -> None:
     path = tmp_path / "spring.yaml"
     path.write_text(CAMPAIGN.replace(*change))
 
     code, _, err = await run_cli("campaign", "apply", str(path), env=env)
 
-    if expected is None:  # a hostile template is stored, and refused by every check
-        assert code == 0, err
-        code, _out, err = await run_cli("campaign", "check", "spring", env=env)
-        assert "'__mro__' is not allowed" in err or "'__class__' is not allowed" in err
-        code_start, _, err_start = await run_cli("campaign", "start", "spring", env=env)
-        assert code_start == 1
-        assert "not started, the check failed: variant de" in err_start
-        return
     assert code == 1
     assert len(err.strip().splitlines()) == 1, err
     assert err.startswith("error: "), err

@@ -176,7 +176,7 @@ async def test_check__bomb_stored_past_apply__refused_under_the_same_budget(
 ) -> None:
     connection = await asyncpg.connect(database_url)
     try:
-        await connection.execute("UPDATE variants SET text = $1", BOMBS["fan-out macro"])
+        await connection.execute("UPDATE variants SET text = $1", BOMBS["shallow fan-out macro"])
     finally:
         await connection.close()
 

@@ -33,6 +33,7 @@ LISTED = [
     "indent",
     "lipsum",
     "fan-out macro",
+    "shallow fan-out macro",
     "self-recursive macro",
 ]
 PAUSED = """
@@ -95,7 +96,7 @@ async def test_serve__fan_out_bomb_stored__paused_other_bot_delivered_sigterm_st
     world.add_bot(rate_per_s=RATE)
     async with Sandbox(world) as sandbox:
         bombed, news = await two_bots_one_bombed(
-            pool, sandbox, world, tmp_path, BOMBS["fan-out macro"]
+            pool, sandbox, world, tmp_path, BOMBS["shallow fan-out macro"]
         )
         serve = await start_serve(cli_env, 1)
         try:

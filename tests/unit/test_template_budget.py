@@ -37,7 +37,11 @@ BOMBS = {
         "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}x{% endmacro %}"
         "{{ f(40) }}"
     ),
+    "shallow fan-out macro": (
+        "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(24) }}"
+    ),
     "self-recursive macro": "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}",
+    "recursive loop": ("{% for x in [1] recursive %}{{ loop([1, 1]) }}{% endfor %}"),
     "join": "{{ (['x' * 10000] * 3) | join }}{{ (['x' * 1000] * 10) * 100 }}",
     "doubled lists printed": (
         "{% set a = ['x' * 9000, 'x' * 9000] %}{% set b = [a, a] %}{% set c = [b, b] %}{{ c }}"
@@ -87,7 +91,7 @@ def test_template_problems__template_bomb__refused_with_its_line(source: str) ->
 
 
 def test_message__bomb_seen_once__refused_at_once_for_the_rest_of_the_batch() -> None:
-    bomb = template(BOMBS["fan-out macro"])
+    bomb = template(BOMBS["shallow fan-out macro"])
     with pytest.raises(errors.RenderBudgetExceeded):
         render.message(bomb, RECIPIENT)
     started = time.monotonic()

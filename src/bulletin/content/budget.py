@@ -22,16 +22,19 @@ VALUE_LIMIT = 32_768  # characters (or items) of any value a template builds
 WIDTH_LIMIT = 4_096  # a padding, a format width or a precision
 OUTPUT_MARGIN = 16_384  # raw output beyond Telegram's limit (markup, entities) before stopping
 INT_BITS_LIMIT = 16_384  # integers a template computes
+DEPTH_LIMIT = 32  # macros calling macros: deeper is a runaway recursion, and unwinding
+# a thousand frames (Python's own limit) costs more than the whole budget
 
 
 class Budget:
     """What one message may still spend."""
 
-    __slots__ = ("_cpu_deadline", "_hard_deadline", "_soft_deadline", "steps_left")
+    __slots__ = ("_cpu_deadline", "_hard_deadline", "_soft_deadline", "depth", "steps_left")
 
     def __init__(self) -> None:
         now = time.monotonic()
         self.steps_left = STEP_LIMIT
+        self.depth = 0
         self._soft_deadline = now + CPU_LIMIT_S
         self._hard_deadline = now + WALL_LIMIT_S
         self._cpu_deadline = time.thread_time() + CPU_LIMIT_S
@@ -65,6 +68,22 @@ def metered() -> Iterator[Budget]:
         yield budget
     finally:
         _active.reset(token)
+
+
+@contextlib.contextmanager
+def nested() -> Iterator[None]:
+    """One level deeper into macros calling macros."""
+    budget = _active.get()
+    if budget is None:
+        yield
+        return
+    if budget.depth >= DEPTH_LIMIT:
+        raise exceeded(f"macros call each other more than {DEPTH_LIMIT} deep")
+    budget.depth += 1
+    try:
+        yield
+    finally:
+        budget.depth -= 1
 
 
 def spend() -> None:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from jinja2 import filters, nodes, pass_environment
-from jinja2.runtime import Context
+from jinja2.runtime import Context, Macro
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import Namespace, generate_lorem_ipsum
 from jinja2.visitor import NodeTransformer
@@ -62,7 +62,11 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         for value in (*args, *kwargs.values()):
             budget.check_size(value)
         checked = _checked_method(obj, args, kwargs)
-        result = super().call(context, checked, *args, **kwargs)
+        if isinstance(obj, Macro):
+            with budget.nested():
+                result = super().call(context, checked, *args, **kwargs)
+        else:
+            result = super().call(context, checked, *args, **kwargs)
         budget.check_size(result)
         return result
 
