@@ -46,6 +46,10 @@ class MessageTooLong(ContentError):
     """The rendered message is longer than Telegram allows."""
 
 
+class RenderBudgetExceeded(ContentError):
+    """The template takes more steps, time or output than one message may."""
+
+
 class DatabaseError(BulletinError):
     """The database cannot be reached or used."""
 

@@ -110,11 +110,11 @@ async def test_apply_show_apply__unchanged_round_trip(env: dict[str, str], tmp_p
          "spring.yaml:23: segment.tags.any.0: no subscriber of news has the tag 'sprnig'"),
         (("bot: news", "bot: olds"), "spring.yaml:2: bot: no bot named 'olds'"),
         (("Hallo {{ first_name }}", "\"{{ ''.__class__.__mro__ }}\""),
-         "spring.yaml:20: variants.2.text: variant de: template line 1: '__mro__' is not allowed"),
+         "spring.yaml:20: variants.2.text: template line 1: '__mro__' is not allowed"),
         (("Hallo {{ first_name }}", "Hallo {{ first_name }"),
-         "spring.yaml:20: variants.2.text: variant de: template line 1: unexpected '}'"),
+         "spring.yaml:20: variants.2.text: template line 1: unexpected '}'"),
         (("Hallo {{ first_name }}", "Hallo {{ frist_name }}"),
-         "spring.yaml:20: variants.2.text: variant de: for chat"),
+         "spring.yaml:20: variants.2.text: template line 1: unknown name 'frist_name'"),
     ],
 )  # fmt: skip
 async def test_apply__bad_file__line_and_reason_and_nothing_written(

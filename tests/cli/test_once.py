@@ -200,7 +200,7 @@ async def test_campaign_status__run_numbers_are_the_campaigns_own(
     ("text", "reason"),
     [
         ("Hi {{ first_name }", "template line 1: unexpected '}'"),
-        ("Hi {{ frist_name }}", "'frist_name' is undefined"),
+        ("Hi {{ frist_name }}", "unknown name 'frist_name'"),
         ("Hi <b>{{ first_name }}", "can't parse"),
     ],
 )

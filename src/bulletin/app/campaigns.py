@@ -59,10 +59,17 @@ async def refuse_bad_content(
     name: syntax, unknown fields, parse mode and lengths, before anything is kept."""
     _, samples = await schedules.sample(connection, spec, schedules.CHECK_SAMPLES)
     for index, variant in enumerate(spec.variants):
-        problem = check.variant_problem(variant, spec.name, json.dumps(spec.fields), samples)
-        if problem is None:
+        location: tuple[str | int, ...] = ("variants", index)
+        reason: str | None = None
+        static = check.variant_template_problems(variant, spec.fields)
+        if static:
+            location, reason = (*location, *static[0].location), static[0].reason
+        else:
+            reason = check.variant_problem(variant, spec.name, json.dumps(spec.fields), samples)
+        if reason is None:
             continue
-        reason = f"variant {variant.name}: {problem}"
         if parsed is not None:
-            raise parsed.error(("variants", index, "text"), reason)
-        raise errors.ContentError(f"campaign {spec.name!r} not saved: {reason}")
+            raise parsed.error(location, reason)
+        raise errors.ContentError(
+            f"campaign {spec.name!r} not saved: variant {variant.name}: {reason}"
+        )

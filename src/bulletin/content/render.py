@@ -8,47 +8,31 @@ from __future__ import annotations
 
 import functools
 import json
-import operator
 import urllib.parse
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Generator
+from typing import Any, cast
 
 import jinja2
 from jinja2 import nodes
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from bulletin import errors, models
-from bulletin.content import entities
+from bulletin.content import budget, entities, sandbox
 from bulletin.content.spec import Content
 
 # Telegram's own limits on these fields; imported data may be longer.
 FIRST_NAME_LIMIT = 64
 USERNAME_LIMIT = 32
-REPEAT_LIMIT = 10_000  # 'x' * n and [x] * n
 URL_ESCAPE = "url"  # the escaping mode of button URLs
-
-
-class _Environment(SandboxedEnvironment):
-    """The sandbox, plus bounds on the few operators that can allocate without limit."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
-        if operator_name == "**":
-            if abs(right) > 64:
-                raise SecurityError("exponent too large")
-            return left**right
-        for sequence, count in ((left, right), (right, left)):
-            sized = isinstance(sequence, str | list | tuple) and isinstance(count, int)
-            if sized and count * len(sequence) > REPEAT_LIMIT:
-                raise SecurityError("repetition too large")
-        return operator.mul(left, right)
+SOURCE_LIMIT = 65_536  # characters of one template
+TEMPLATE_FILE = "<template>"
+CAPTION_LIMIT = entities.CAPTION_LIMIT  # the file name Jinja gives a template's frames
 
 
 @functools.cache
-def _environment(mode: str) -> _Environment:
+def environment(mode: str) -> sandbox.BoundedEnvironment:
+    """The sandbox templates of this escaping mode (a parse mode, or URL) are compiled in."""
     escaper: Callable[[str], str] = (
         functools.partial(urllib.parse.quote, safe="")
         if mode == URL_ESCAPE
@@ -58,11 +42,12 @@ def _environment(mode: str) -> _Environment:
     def finalize(value: Any) -> Any:
         if value is None:
             return ""
+        budget.check_size(value)  # before str(): a list printed is its every item printed
         if isinstance(value, Markup):  # marked `| safe` by the template's author
             return str(value)
         return escaper(str(value))
 
-    return _Environment(
+    return sandbox.BoundedEnvironment(
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         finalize=finalize,
@@ -73,28 +58,75 @@ def _environment(mode: str) -> _Environment:
 @functools.lru_cache(maxsize=1024)
 def compile_template(source: str, mode: str) -> jinja2.Template:
     """A checked, compiled template; ContentError for syntax errors and unsafe constructs."""
-    environment = _environment(mode)
+    if len(source) > SOURCE_LIMIT:
+        raise errors.ContentError(
+            f"a template is at most {SOURCE_LIMIT:,} characters, not {len(source):,}"
+        )
+    sandboxed = environment(mode)
     try:
-        tree = environment.parse(source)
+        tree = sandboxed.parse(source)
+        _refuse_unsafe(tree)
+        metered = sandbox.Metered().visit(tree)
+        return sandboxed.from_string(metered)
     except jinja2.TemplateSyntaxError as exc:
         raise errors.ContentError(f"template line {exc.lineno}: {exc.message}") from None
-    _refuse_unsafe(tree)
-    return environment.from_string(tree)
+    except RecursionError:
+        raise errors.ContentError("template: nested too deeply to compile") from None
 
 
-def render_text(source: str, mode: str, values: dict[str, Any]) -> str:
-    """Render one template; ContentError says why it cannot be rendered for these values."""
+def render_text(
+    source: str, mode: str, values: dict[str, Any], limit: int = entities.TEXT_LIMIT
+) -> str:
+    """Render one template under the message's budget, stopping once its output passes
+    `limit` plus a margin for markup; ContentError says why it cannot be rendered."""
     if "{" not in source:
         return source
     template = compile_template(source, mode)
+    with budget.metered():
+        try:
+            return _generated(template, values, limit + budget.OUTPUT_MARGIN)
+        except errors.ContentError as exc:
+            raise _at_line(exc, exc) from None
+        except RecursionError as exc:
+            raise _at_line(exc, budget.exceeded("it calls itself too deeply")) from None
+        except SecurityError as exc:
+            raise _at_line(exc, errors.ContentError(f"refused: {exc}")) from None
+        except jinja2.UndefinedError as exc:
+            raise _at_line(exc, errors.ContentError(exc.message or "undefined")) from None
+        except Exception as exc:  # whatever a template does, it is its fault
+            raise _at_line(exc, errors.ContentError(_described(exc))) from None
+
+
+def _generated(template: jinja2.Template, values: dict[str, Any], limit: int) -> str:
+    parts = []
+    length = 0
+    stream = cast(Generator[str, None, None], template.generate(values))
     try:
-        return template.render(values)
-    except SecurityError as exc:
-        raise errors.ContentError(f"template refused: {exc}") from None
-    except jinja2.UndefinedError as exc:
-        raise errors.ContentError(f"template: {exc.message}") from None
-    except (jinja2.TemplateError, ArithmeticError, TypeError, ValueError) as exc:
-        raise errors.ContentError(f"template: {exc}") from None
+        for part in stream:
+            length += len(part)
+            if length > limit:
+                raise budget.exceeded(f"it renders to over {limit:,} characters")
+            parts.append(part)
+    finally:
+        stream.close()
+    return "".join(parts)
+
+
+def _at_line(cause: BaseException, error: errors.ContentError) -> errors.ContentError:
+    """The error, naming the template line it was raised on (Jinja rewrites the frames)."""
+    line = None
+    traceback = cause.__traceback__
+    while traceback is not None:
+        if traceback.tb_frame.f_code.co_filename == TEMPLATE_FILE:
+            line = traceback.tb_lineno
+        traceback = traceback.tb_next
+    where = f"template line {line}" if line is not None else "template"
+    return type(error)(f"{where}: {error}")
+
+
+def _described(exc: Exception) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:200]
 
 
 def values(template: models.Template, recipient: models.Recipient) -> dict[str, Any]:
@@ -118,11 +150,30 @@ def stored_content(template_content: str, text: str, parse_mode: models.ParseMod
 
 
 def message(template: models.Template, recipient: models.Recipient) -> models.Message:
-    """The message one subscriber gets; ContentError if it cannot be rendered or sent as is."""
-    if is_static(template.content, template.text, template.parse_mode):
-        return static_message(template.content, template.text, template.parse_mode)
-    content = stored_content(template.content, template.text, template.parse_mode)
-    return build(content, values(template, recipient))
+    """The message one subscriber gets; raises nothing but ContentError (MessageTooLong when
+    this subscriber's fields make it too long), whatever the template or the stored row does."""
+    key = (template.content, template.text, template.parse_mode)
+    refused = _over_budget.get(key)
+    if refused is not None:  # a template that blew its budget once is not run again
+        raise errors.RenderBudgetExceeded(refused)
+    try:
+        if is_static(*key):
+            return static_message(*key)
+        return build(stored_content(*key), values(template, recipient))
+    except errors.RenderBudgetExceeded as exc:
+        if len(_over_budget) >= OVER_BUDGET_KEPT:
+            _over_budget.clear()
+        _over_budget[key] = str(exc)
+        raise
+    except errors.ContentError:
+        raise
+    except Exception as exc:  # a stored row the renderer cannot read
+        raise errors.ContentError(f"cannot render the stored variant: {_described(exc)}") from None
+
+
+# Templates that went over their budget, so the rest of a claimed batch fails at once.
+OVER_BUDGET_KEPT = 256
+_over_budget: dict[tuple[str, str, models.ParseMode], str] = {}
 
 
 TEMPLATE_MARKERS = ("{{", "{%", "{#")
@@ -148,11 +199,20 @@ def static_message(
 
 
 def build(content: Content, context: dict[str, Any]) -> models.Message:
-    """Render every template of a content for one context, and check it against the limits."""
+    """Render every template of a content for one context under one budget, and check it
+    against Telegram's limits; raises nothing but ContentError."""
+    with budget.metered():
+        return _built(content, context)
+
+
+def _built(content: Content, context: dict[str, Any]) -> models.Message:
     mode = content.parse_mode
-    text = render_text(content.text, mode.value, context)
+    limit = entities.TEXT_LIMIT if content.kind is models.ContentKind.TEXT else CAPTION_LIMIT
+    text = render_text(content.text, mode.value, context, limit)
     media = tuple(
-        models.Media(item.kind, item.media, render_text(item.caption, mode.value, context))
+        models.Media(
+            item.kind, item.media, render_text(item.caption, mode.value, context, CAPTION_LIMIT)
+        )
         for item in content.album
     )
     if content.media is not None:
@@ -167,8 +227,8 @@ def build(content: Content, context: dict[str, Any]) -> models.Message:
         buttons=tuple(
             tuple(
                 models.Button(
-                    render_text(button.text, models.ParseMode.NONE.value, context),
-                    render_text(button.url, URL_ESCAPE, context),
+                    render_text(button.text, models.ParseMode.NONE.value, context, CAPTION_LIMIT),
+                    render_text(button.url, URL_ESCAPE, context, CAPTION_LIMIT),
                 )
                 for button in row
             )

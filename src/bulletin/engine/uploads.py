@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
-import os
 from typing import Protocol
 
-from bulletin import models
+from bulletin import errors, models
+from bulletin.content import media
 from bulletin.engine.ports import Sender
 from bulletin.telegram.classify import Action, Outcome
 
@@ -42,9 +41,9 @@ class Uploads:
         if not message.media:
             return await self._sender.send(chat_id, message, paid=paid)
         try:
-            keys = [self._key(media) for media in message.media]
-        except OSError as exc:  # the same for every chat: pause the run, with the reason
-            return Outcome(Action.CONTENT_ERROR, f"cannot read the media file: {exc}")
+            keys = [await self._key(item) for item in message.media]
+        except errors.ContentError as exc:  # the same for every chat: pause the run, with why
+            return Outcome(Action.CONTENT_ERROR, f"cannot send the media file: {exc}")
         if all(key is None or key in self._known for key in keys):
             return await self._sender.send(chat_id, self._resolved(message, keys), paid=paid)
         async with self._lock:
@@ -62,24 +61,24 @@ class Uploads:
     async def close(self) -> None:
         await self._sender.close()
 
-    def _key(self, media: models.Media) -> Key | None:
-        if media.origin is not models.MediaOrigin.PATH:
+    async def _key(self, item: models.Media) -> Key | None:
+        """The file's digest: a regular file within Telegram's limits, hashed off the loop."""
+        if item.origin is not models.MediaOrigin.PATH:
             return None
-        status = os.stat(media.source)
-        stamp = (media.source, status.st_mtime_ns, status.st_size)
+        status = media.checked(item.source, item.kind)
+        stamp = (item.source, status.st_mtime_ns, status.st_size)
         if stamp not in self._digests:
-            with open(media.source, "rb") as file:
-                self._digests[stamp] = hashlib.file_digest(file, "sha256").hexdigest()
-        return self._digests[stamp], media.kind.value
+            self._digests[stamp] = await asyncio.to_thread(media.digest, item.source, item.kind)
+        return self._digests[stamp], item.kind.value
 
     def _resolved(self, message: models.Message, keys: list[Key | None]) -> models.Message:
-        media = tuple(
+        resolved = tuple(
             dataclasses.replace(item, source=self._known[key])
             if key is not None and key in self._known
             else item
             for item, key in zip(message.media, keys, strict=True)
         )
-        return dataclasses.replace(message, media=media)
+        return dataclasses.replace(message, media=resolved)
 
     async def _recall(self, key: Key) -> None:
         found = await self._file_ids.file_id(self._bot_id, *key)
