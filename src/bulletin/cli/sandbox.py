@@ -12,6 +12,7 @@ import typer
 
 from bulletin.cli.output import console
 from bulletin.sandbox import Faults, World, run_forever
+from bulletin.sandbox.world import standalone_first_bot_id
 
 
 def register(app: typer.Typer) -> None:
@@ -49,7 +50,13 @@ def sandbox(
 ) -> None:
     """Run a local Bot API server with a generated audience until Ctrl-C."""
     world = World.generate(
-        users, groups, blocked=blocked, gone=gone, deactivated=deactivated, seed=seed
+        users,
+        groups,
+        blocked=blocked,
+        gone=gone,
+        deactivated=deactivated,
+        seed=seed,
+        first_bot_id=standalone_first_bot_id(),
     )
     tokens = list(token or [])
     created = [world.add_bot(rate_per_s=rate, token=t) for t in tokens]
