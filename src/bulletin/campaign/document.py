@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
 from collections.abc import Sequence
@@ -13,7 +14,7 @@ import pydantic
 import yaml
 
 from bulletin import errors, models
-from bulletin.campaign.spec import CampaignSpec
+from bulletin.campaign.spec import TOP_LEVEL_KEYS, CampaignSpec
 
 Location = Sequence[str | int]
 
@@ -61,15 +62,32 @@ def parse(text: str, source: str, *, toml: bool = False, folder: Path | None = N
     raw, tree = _read_toml(text, source) if toml else _read_yaml(text, source)
     if not isinstance(raw, dict):
         raise errors.InputError("a campaign file is a mapping of keys to values", source=source)
+    _check_top_level_keys(raw, Lines(source, tree, text))
     raw = _with_shared_content(raw)
     _resolve_paths(raw, folder or Path.cwd())
     lines = Lines(source, tree, text)
     try:
         spec = CampaignSpec.model_validate(raw)
     except pydantic.ValidationError as exc:
-        first = exc.errors()[0]
+        # An unknown key explains the rest (a misspelt key leaves the one it meant missing).
+        found = exc.errors()
+        first = next((e for e in found if e["type"] == "extra_forbidden"), found[0])
         raise lines.error(first["loc"], _reason(first)) from None
     return Document(spec, lines)
+
+
+def _check_top_level_keys(raw: dict[str, Any], lines: Lines) -> None:
+    """A misspelt key first: otherwise the key it meant is reported missing, a riddle."""
+    for key in raw:
+        if key in TOP_LEVEL_KEYS:
+            continue
+        close = difflib.get_close_matches(str(key), TOP_LEVEL_KEYS, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(TOP_LEVEL_KEYS)}"
+        raise errors.InputError(
+            f"unknown key {key!r} ({hint})",
+            source=lines.source,
+            line=lines.line([str(key)]),
+        )
 
 
 def dump(spec: CampaignSpec) -> str:

@@ -113,7 +113,7 @@ def list_campaigns(
     if as_json:
         print_json(rows)
         return
-    shown = [{**r, "text": r["text"][:40]} for r in rows]  # the table cuts; JSON is whole
+    shown = [{**r, "text": c.text[:40]} for r, (c, _, _) in zip(rows, listed, strict=True)]
     print_table("campaigns", list(rows[0]) if rows else ["name"], [list(r.values()) for r in shown])
 
 

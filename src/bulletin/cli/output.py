@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
+from pathlib import Path
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, TextIO
@@ -25,6 +27,17 @@ def _console(stream: TextIO, *, stderr: bool = False) -> Console:
 
 console = _console(sys.stdout)
 error_console = _console(sys.stderr, stderr=True)
+
+
+def command_name() -> str:
+    """How to type this command again: `bulletin` if that is on PATH, else as it was invoked."""
+    invoked = sys.argv[0]
+    found = shutil.which("bulletin")
+    if "/" not in invoked or (
+        found is not None and Path(found).resolve() == Path(invoked).resolve()
+    ):
+        return "bulletin"
+    return invoked
 
 
 def print_json(value: Any) -> None:
