@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from pathlib import Path
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TextIO
 
 import typer.core
