@@ -298,30 +298,30 @@ async def test_audience_import__only_known_columns__no_custom_fields_line(
 # 4. A misspelt top-level key in a campaign file.
 
 
+@pytest.mark.parametrize(
+    ("file_name", "text", "expected"),
+    [
+        (
+            "hello.yaml",
+            "name: hello\nbot: news\nvarients:\n  - text: Hi\n",
+            "3: unknown key 'varients' (did you mean 'variants'?)",
+        ),
+        (
+            "hello.toml",
+            'name = "hello"\nbot = "news"\nsegmant = {}\n[[variants]]\ntext = "Hi"\n',
+            "3: unknown key 'segmant' (did you mean 'segment'?)",
+        ),
+    ],
+)
 async def test_campaign_apply__misspelt_top_level_key__unknown_key_at_its_line(
-    cli_env: dict[str, str], tmp_path: Path
+    file_name: str, text: str, expected: str, cli_env: dict[str, str], tmp_path: Path
 ) -> None:
-    path = tmp_path / "hello.yaml"
-    path.write_text("name: hello\nbot: news\nvarients:\n  - text: Hi\n")
+    path = tmp_path / file_name
+    path.write_text(text)
 
     code, out, err = await run_bulletin("campaign", "apply", str(path), env=cli_env)
 
-    assert_one_line_error(
-        code, out, err, containing=f"{path}:3: unknown key 'varients' (did you mean 'variants'?)"
-    )
-
-
-async def test_campaign_apply__misspelt_key_in_toml__unknown_key_at_its_line(
-    cli_env: dict[str, str], tmp_path: Path
-) -> None:
-    path = tmp_path / "hello.toml"
-    path.write_text('name = "hello"\nbot = "news"\nsegmant = {}\n[[variants]]\ntext = "Hi"\n')
-
-    code, out, err = await run_bulletin("campaign", "apply", str(path), env=cli_env)
-
-    assert_one_line_error(
-        code, out, err, containing=f"{path}:3: unknown key 'segmant' (did you mean 'segment'?)"
-    )
+    assert_one_line_error(code, out, err, containing=f"{path}:{expected}")
 
 
 # 5. The README.
