@@ -282,7 +282,7 @@ async def test_audience_import__misspelt_columns__named_as_custom_fields_with_th
     header = "chat_id,firstname,lang,user_name,tag,plan\n1,Ann,en,ann,vip,gold\n"
     out = await import_csv(sandbox, cli_env, tmp_path, header)
     assert (
-        "kept as custom fields: firstname (did you mean first_name?), "
+        "columns kept as custom fields: firstname (did you mean first_name?), "
         "lang (did you mean language_code?), user_name (did you mean username?), "
         "tag (did you mean tags?), plan\n"
     ) in out

@@ -132,7 +132,7 @@ def import_file(
         console.print(f"{would}left out {result.forgotten:,} forgotten chats")
     if custom_fields:
         console.print(
-            f"{would}kept as custom fields: {_custom_fields(custom_fields)}", markup=False
+            f"columns kept as custom fields: {_custom_fields(custom_fields)}", markup=False
         )
     if dry_run:
         console.print("dry run: nothing was kept")
