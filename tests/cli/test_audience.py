@@ -342,6 +342,7 @@ async def test_import__dry_run__reports_what_would_change_and_keeps_nothing(
     assert out.splitlines() == [
         "would have imported 1 new and merged 2 known subscribers (1 changed)",
         "would have re-subscribed 1 chats that had unsubscribed",
+        "columns kept as custom fields: city",
         "dry run: nothing was kept",
     ]
     assert await database.fetch("SELECT *, xmin::text FROM subscribers ORDER BY id") == before

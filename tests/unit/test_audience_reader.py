@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import io
-import types
 from pathlib import Path
 
 import pytest
 
 from bulletin import errors
-from bulletin.audience.reader import AudienceRecord, LineError, read_audience
+from bulletin.audience.reader import AudienceItems, AudienceRecord, LineError, read_audience
 
 
 def write(tmp_path: Path, name: str, content: str | bytes) -> str:
@@ -501,12 +500,13 @@ def test_streams_many_lines_without_a_list(tmp_path: Path) -> None:
         for number in range(1, count + 1):
             out.write(f"{number},User {number},a;b,free\n")
     items = read_audience(str(path))
-    assert isinstance(items, types.GeneratorType)
+    assert isinstance(items, AudienceItems)  # an iterator over the file, not a list
     seen = 0
     for item in items:
         assert isinstance(item, AudienceRecord)
         seen += 1
     assert seen == count
+    assert isinstance(item, AudienceRecord)
     assert item.line == count + 1
     assert item.chat_id == count
 
@@ -515,7 +515,7 @@ def test_abandoned_reader_closes_its_file(tmp_path: Path) -> None:
     path = write(tmp_path, "ids.txt", "1\n2\n3\n")
     items = read_audience(path)
     assert next(items) == record(1, 1)
-    items.close()  # type: ignore[attr-defined]
+    items.close()
     unstarted = read_audience(path)
     del unstarted
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import _csv
 import contextlib
 import csv
+import difflib
 import itertools
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Literal, NamedTuple, TextIO, cast
 
@@ -27,7 +28,7 @@ from bulletin.audience._values import (
     split_tags,
 )
 
-__all__ = ["AudienceRecord", "LineError", "read_audience"]
+__all__ = ["AudienceItems", "AudienceRecord", "LineError", "read_audience", "suggest_column"]
 
 STDIN_PATH = "-"
 """The path that means standard input."""
@@ -50,6 +51,11 @@ READ_ONLY_COLUMNS = (
     "chat_type", "status", "source", "title", "can_post", "flagged", "created_at", "updated_at",
 )  # fmt: skip
 _HEADER_NAMES_SHOWN = 10
+# Column names people write for a known column, beyond the near-misses difflib finds.
+_COLUMN_ALIASES = {
+    "lang": "language_code", "locale": "language_code", "id": "chat_id", "user_id": "chat_id",
+    "name": "first_name", "firstname": "first_name", "user": "username", "label": "tags",
+}  # fmt: skip
 
 
 class AudienceRecord(NamedTuple):
@@ -77,21 +83,50 @@ Item = AudienceRecord | LineError
 Line = tuple[int, str]
 """A 1-based physical line number and the line's text, line ending included."""
 
+_Started = tuple[Iterator[Item], tuple[str, ...]]
+"""A reader's items, and the names of the columns it keeps as custom fields."""
 
+
+@dataclass(frozen=True, slots=True)
 class _Ready:
     """Marks that a reader has opened its file and checked its start."""
 
+    custom_fields: tuple[str, ...]
 
-def read_audience(
-    path: str, *, stdin: TextIO | None = None
-) -> Iterator[AudienceRecord | LineError]:
+
+class AudienceItems(Iterator[Item]):
+    """The items of an audience file, and which of its CSV columns are kept as custom fields."""
+
+    def __init__(self, items: Generator[Item | _Ready], custom_fields: tuple[str, ...]) -> None:
+        self._items = cast(Generator[Item], items)
+        self.custom_fields = custom_fields
+
+    def __next__(self) -> Item:
+        return next(self._items)
+
+    def close(self) -> None:
+        """Close the file now, before the items run out."""
+        self._items.close()
+
+
+def read_audience(path: str, *, stdin: TextIO | None = None) -> AudienceItems:
     """Stream the records of an audience file ('-' is stdin); raise InputError for bad files."""
     items = _read(path, stdin)
-    next(items)  # opens the file, detects its format and checks a CSV header now
-    return cast(Iterator[Item], items)
+    ready = next(items)  # opens the file, detects its format and checks a CSV header now
+    assert isinstance(ready, _Ready)
+    return AudienceItems(items, ready.custom_fields)
 
 
-def _read(path: str, stdin: TextIO | None) -> Iterator[Item | _Ready]:
+def suggest_column(name: str) -> str | None:
+    """The known column a custom column's name looks like a misspelling of, if any."""
+    lowered = name.strip().lower().replace("-", "_").replace(" ", "_")
+    if lowered in _COLUMN_ALIASES:
+        return _COLUMN_ALIASES[lowered]
+    close = difflib.get_close_matches(lowered, _KNOWN_COLUMNS, n=1, cutoff=0.7)
+    return close[0] if close else None
+
+
+def _read(path: str, stdin: TextIO | None) -> Generator[Item | _Ready]:
     source = STDIN_NAME if path == STDIN_PATH else path
     with _open(path, stdin) as stream:
         lines = read_lines(stream, source)
@@ -99,8 +134,8 @@ def _read(path: str, stdin: TextIO | None) -> Iterator[Item | _Ready]:
         if first is None:
             raise errors.InputError("file is empty", source=source)
         file_format = _EXTENSION_FORMATS.get(_extension(path)) or _sniff(first[1])
-        items = _START[file_format](first, lines, source)
-        yield _Ready()
+        items, custom_fields = _START[file_format](first, lines, source)
+        yield _Ready(custom_fields)
         yield from items
 
 
@@ -152,8 +187,8 @@ def _sniff(text: str) -> Format:
 # Plain chat ids, one per line.
 
 
-def _start_ids(first: Line, lines: Iterator[str], source: str) -> Iterator[Item]:
-    return _id_items(_numbered(first, lines))
+def _start_ids(first: Line, lines: Iterator[str], source: str) -> _Started:
+    return _id_items(_numbered(first, lines)), ()
 
 
 def _id_items(lines: Iterator[Line]) -> Iterator[Item]:
@@ -174,11 +209,11 @@ def _id_item(number: int, text: str) -> Item:
 # JSON Lines.
 
 
-def _start_jsonl(first: Line, lines: Iterator[str], source: str) -> Iterator[Item]:
+def _start_jsonl(first: Line, lines: Iterator[str], source: str) -> _Started:
     if first[1].lstrip().startswith("["):
         message = "a JSON array is not supported; write one JSON object per line"
         raise errors.InputError(message, source=source, line=first[0])
-    return _json_items(_numbered(first, lines))
+    return _json_items(_numbered(first, lines)), ()
 
 
 def _json_items(lines: Iterator[Line]) -> Iterator[Item]:
@@ -295,7 +330,7 @@ class _Header:
     custom: list[tuple[str, int]]
 
 
-def _start_csv(first: Line, lines: Iterator[str], source: str) -> Iterator[Item]:
+def _start_csv(first: Line, lines: Iterator[str], source: str) -> _Started:
     rows = csv.reader(itertools.chain([first[1]], lines), strict=False)
     try:
         names = next(rows)
@@ -304,7 +339,8 @@ def _start_csv(first: Line, lines: Iterator[str], source: str) -> Iterator[Item]
         raise errors.InputError(message, source=source, line=first[0]) from error
     header = _parse_header(names, source, first[0])
     # rows.line_num counts the lines the csv module has read, the first content line being 1.
-    return _csv_items(rows, first[0] - 1, header)
+    custom_fields = tuple(name for name, _ in header.custom)
+    return _csv_items(rows, first[0] - 1, header), custom_fields
 
 
 def _parse_header(names: list[str], source: str, number: int) -> _Header:
@@ -406,7 +442,7 @@ def _csv_record_maker(header: _Header) -> Callable[[int, list[str]], AudienceRec
     return record
 
 
-_START: dict[Format, Callable[[Line, Iterator[str], str], Iterator[Item]]] = {
+_START: dict[Format, Callable[[Line, Iterator[str], str], _Started]] = {
     "csv": _start_csv,
     "jsonl": _start_jsonl,
     "ids": _start_ids,

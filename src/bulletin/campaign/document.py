@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import stat
@@ -15,7 +16,7 @@ import pydantic
 import yaml
 
 from bulletin import errors, models
-from bulletin.campaign.spec import CampaignSpec
+from bulletin.campaign.spec import TOP_LEVEL_KEYS, CampaignSpec
 from bulletin.content import check, media
 
 Location = Sequence[str | int]
@@ -91,16 +92,33 @@ def parse(text: str, source: str, *, toml: bool = False, folder: Path | None = N
     raw, tree = _read_toml(text, source) if toml else _read_yaml(text, source)
     if not isinstance(raw, dict):
         raise errors.InputError("a campaign file is a mapping of keys to values", source=source)
+    _check_top_level_keys(raw, Lines(source, tree, text))
     raw = _with_shared_content(raw)
     lines = Lines(source, tree, text)
     _resolve_paths(raw, folder or Path.cwd(), lines)
     try:
         spec = CampaignSpec.model_validate(raw)
     except pydantic.ValidationError as exc:
-        first = exc.errors()[0]
+        # An unknown key explains the rest (a misspelt key leaves the one it meant missing).
+        found = exc.errors()
+        first = next((e for e in found if e["type"] == "extra_forbidden"), found[0])
         raise lines.error(first["loc"], _reason(first)) from None
     _check_templates(spec, lines)
     return Document(spec, lines)
+
+
+def _check_top_level_keys(raw: dict[str, Any], lines: Lines) -> None:
+    """A misspelt key first: otherwise the key it meant is reported missing, a riddle."""
+    for key in raw:
+        if key in TOP_LEVEL_KEYS:
+            continue
+        close = difflib.get_close_matches(str(key), TOP_LEVEL_KEYS, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(TOP_LEVEL_KEYS)}"
+        raise errors.InputError(
+            f"unknown key {key!r} ({hint})",
+            source=lines.source,
+            line=lines.line([str(key)]),
+        )
 
 
 def dump(spec: CampaignSpec) -> str:

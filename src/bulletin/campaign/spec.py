@@ -164,3 +164,8 @@ class CampaignSpec(Strict):
             for variant, shown in zip(self.variants, document["variants"], strict=True)
         ]
         return document
+
+
+# What a campaign file may have at its top: the spec's keys, and `content` that its
+# variants share.
+TOP_LEVEL_KEYS = (*CampaignSpec.model_fields, "content")

@@ -11,7 +11,7 @@ from typing import Annotated, TextIO
 import typer
 
 from bulletin import errors, models
-from bulletin.audience.reader import AudienceRecord, LineError, read_audience
+from bulletin.audience.reader import AudienceRecord, LineError, read_audience, suggest_column
 from bulletin.audience.writer import Format, Writer
 from bulletin.campaign.spec import Segment, TagFilter
 from bulletin.cli.context import Options, database, run
@@ -88,7 +88,7 @@ def import_file(
     source = "<stdin>" if file == "-" else file
     extra_tags = tuple(sorted({t.strip().lower() for t in tag or [] if t.strip()}))
 
-    async def go() -> subscribers.MergeResult:
+    async def go() -> tuple[subscribers.MergeResult, tuple[str, ...]]:
         async with database(settings) as pool, pool.acquire() as connection:
             found = await bot_rows.find(connection, bot)
             items = read_audience(file, stdin=sys.stdin)
@@ -118,9 +118,9 @@ def import_file(
                 await transaction.rollback()
             else:
                 await transaction.commit()
-            return result
+            return result, items.custom_fields
 
-    result = run(go())
+    result, custom_fields = run(go())
     would = "would have " if dry_run else ""
     console.print(
         f"{would}imported {result.inserted:,} new and merged {result.known:,} known subscribers "
@@ -130,8 +130,21 @@ def import_file(
         console.print(f"{would}re-subscribed {result.resubscribed:,} chats that had unsubscribed")
     if result.forgotten:
         console.print(f"{would}left out {result.forgotten:,} forgotten chats")
+    if custom_fields:
+        console.print(
+            f"columns kept as custom fields: {_custom_fields(custom_fields)}", markup=False
+        )
     if dry_run:
         console.print("dry run: nothing was kept")
+
+
+def _custom_fields(names: tuple[str, ...]) -> str:
+    """The custom columns, each near-miss of a known column with the name it likely meant."""
+    shown = []
+    for name in names:
+        meant = suggest_column(name)
+        shown.append(f"{name} (did you mean {meant}?)" if meant else name)
+    return ", ".join(shown)
 
 
 @app.command("stats")

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from bulletin import config, errors, models
 from bulletin.cli.context import Options, database, run
 from bulletin.cli.output import console, print_json, print_table
 from bulletin.db import bots as bot_rows
+from bulletin.db.connection import Connection
 from bulletin.models import DEFAULT_API_URL
+
+if TYPE_CHECKING:
+    from bulletin.telegram.client import Identity
 
 app = typer.Typer(help="Register and manage bots.", no_args_is_help=True)
 
@@ -45,18 +51,7 @@ def add(
     settings = ctx.ensure_object(Options).settings()
 
     async def go() -> None:
-        from bulletin.telegram.client import BotClient  # aiogram takes seconds to import
-
-        client = BotClient(
-            token.strip(),
-            api_url,
-            timeout_s=settings.worker.request_timeout_s,
-            proxies=proxy or settings.telegram.proxies,
-        )
-        try:
-            identity = await client.get_me()
-        finally:
-            await client.close()
+        identity = await _get_me(settings, token.strip(), api_url, proxy or ())
         async with database(settings) as pool, pool.acquire() as connection:
             bot = await bot_rows.insert(
                 connection,
@@ -75,6 +70,24 @@ def add(
         )
 
     run(go())
+
+
+async def _get_me(
+    settings: config.Settings, token: str, api_url: str, proxies: Sequence[str]
+) -> Identity:
+    """Who the token belongs to, asked of the API server at api_url (getMe)."""
+    from bulletin.telegram.client import BotClient  # aiogram takes seconds to import
+
+    client = BotClient(
+        token,
+        api_url,
+        timeout_s=settings.worker.request_timeout_s,
+        proxies=proxies or settings.telegram.proxies,
+    )
+    try:
+        return await client.get_me()
+    finally:
+        await client.close()
 
 
 @app.command("list")
@@ -161,13 +174,20 @@ def set_pace(
     no_proxy: Annotated[
         bool, typer.Option("--no-proxy", help="Use the global proxies (or none) again")
     ] = False,
+    api_url: Annotated[
+        str | None,
+        typer.Option("--api-url", help="Another Bot API server, checked with getMe first"),
+    ] = None,
 ) -> None:
-    """Change a bot's pace or proxies; running workers pick it up within a lease interval."""
+    """Change a bot's pace, proxies or API server; running workers pick it up within a lease
+    interval."""
     settings = ctx.ensure_object(Options).settings()
 
     async def go() -> None:
         async with database(settings) as pool, pool.acquire() as connection:
             found = await bot_rows.find(connection, bot)
+            if api_url is not None:
+                await _move(connection, settings, found, api_url)
             changed = await bot_rows.set_pace(
                 connection,
                 found.id,
@@ -176,6 +196,25 @@ def set_pace(
                 proxies=[] if no_proxy else proxy,
             )
         paid = "on (billed in Stars by Telegram)" if changed.paid_broadcast else "off"
-        console.print(f"bot {changed.name}: {changed.rate_per_s:g} msgs/s, paid broadcast {paid}")
+        console.print(
+            f"bot {changed.name}: {changed.rate_per_s:g} msgs/s, paid broadcast {paid}, "
+            f"API {changed.api_url}",
+            markup=False,
+            highlight=False,
+        )
 
     run(go())
+
+
+async def _move(
+    connection: Connection, settings: config.Settings, bot: models.Bot, api_url: str
+) -> None:
+    """Point a bot at another API server once that server says the token is this bot's."""
+    identity = await _get_me(settings, bot.token, api_url, bot.proxies)
+    if identity.id != bot.id:
+        raise errors.TokenRejected(
+            f"{api_url} says token {bot.masked_token} is bot {identity.id}, not {bot.name!r}"
+        )
+    await bot_rows.update_endpoint(
+        connection, bot.id, token=bot.token, api_url=api_url, rate_per_s=bot.rate_per_s
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -107,14 +108,15 @@ def list_campaigns(
             "paused_reason": c.paused_reason,
             "last_run": number,
             "last_run_status": run_status,
-            "text": c.text if as_json else c.text[:40],
+            "text": c.text,
         }
         for c, number, run_status in listed
     ]
     if as_json:
         print_json(rows)
         return
-    print_table("campaigns", list(rows[0]) if rows else ["name"], [list(r.values()) for r in rows])
+    shown = [{**r, "text": c.text[:40]} for r, (c, _, _) in zip(rows, listed, strict=True)]
+    print_table("campaigns", list(rows[0]) if rows else ["name"], [list(r.values()) for r in shown])
 
 
 @app.command("start")
@@ -285,3 +287,26 @@ def resume(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Campaig
 
     resumed = run(go())
     console.print(f"resumed {name} ({resumed} run(s) sending again)")
+
+
+@app.command("delete")
+def delete(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Campaign name")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask (for scripts)")] = False,
+) -> None:
+    """Delete a finished or draft campaign with its runs and deliveries (not while a run is
+    unfinished)."""
+    settings = ctx.ensure_object(Options).settings()
+    if not yes:
+        if not sys.stdin.isatty():
+            raise errors.InputError(f"deleting {name!r} needs a confirmation: pass --yes")
+        typer.confirm(f"delete campaign {name!r} with its runs and deliveries?", abort=True)
+
+    async def go() -> tuple[int, int]:
+        async with database(settings) as pool, pool.acquire() as connection:
+            campaign = await campaign_rows.find(connection, name)
+            return await campaign_rows.delete(connection, campaign)
+
+    runs, deliveries = run(go())
+    console.print(f"deleted campaign {name} ({runs} run(s), {deliveries:,} deliveries)")

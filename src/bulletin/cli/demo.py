@@ -16,7 +16,7 @@ from bulletin import config, errors, models
 from bulletin.audience.reader import LineError, read_audience
 from bulletin.cli.context import Options, database, run
 from bulletin.cli.delivery import deliver_with_progress
-from bulletin.cli.output import console, print_mapping
+from bulletin.cli.output import command_name, console, print_mapping
 from bulletin.db import bots as bot_rows
 from bulletin.db import campaigns as campaign_rows
 from bulletin.db import migrations, subscribers
@@ -130,14 +130,15 @@ async def _start_campaign(pool: Pool, bot: models.Bot) -> tuple[models.Campaign,
 
 def _print_next_steps(campaign: str) -> None:
     steps = [
-        f"bulletin campaign status {campaign}",
-        "bulletin audience stats",
-        "bulletin sandbox --audience-out audience.csv      # in another terminal",
-        "bulletin bot add <token it prints> --name mine --api-url http://127.0.0.1:8081",
-        "bulletin audience import audience.csv --bot mine",
-        "bulletin campaign create hello --bot mine --text 'Hello!'",
-        "bulletin run hello",
-        "bulletin db stop                                  # the embedded PostgreSQL runs until then",
+        f"campaign status {campaign}",
+        "audience stats",
+        "sandbox --audience-out audience.csv      # in another terminal",
+        "bot add <token it prints> --name mine --api-url http://127.0.0.1:8081",
+        "audience import audience.csv --bot mine",
+        "campaign create hello --bot mine --text 'Hello!'",
+        "run hello",
+        "db stop                                  # the embedded PostgreSQL runs until then",
     ]
+    program = command_name()
     for step in steps:
-        console.print(f"  {step}", markup=False, highlight=False)
+        console.print(f"  {program} {step}", markup=False, highlight=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import traceback
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +18,7 @@ from bulletin.cli import (
     db,
     delivery,
     demo,
+    failures,
     listen,
     preflight,
     sandbox,
@@ -67,12 +69,15 @@ def global_options(
         str | None,
         typer.Option("--database-url", help="PostgreSQL URL [env: BULLETIN_DATABASE_URL]"),
     ] = None,
-    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More logs")] = 0,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, show_default=False, help="More logs")
+    ] = 0,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version")
     ] = False,
 ) -> None:
     """Broadcast to the people who opted in to your Telegram bots."""
+    _verbosity[0] = verbose
     options = Options(config_path, data_dir, database_url, verbose)
     configure_logging(options.settings(), verbose)
     ctx.obj = options
@@ -95,10 +100,21 @@ def init(ctx: typer.Context) -> None:
     )
 
 
+# How many -v the command line gave: main() decides with it whether to show a traceback.
+_verbosity = [0]
+
+
 def main() -> None:
-    """Console entry point: every BulletinError is one line on stderr and exit code 1."""
+    """Console entry point: every failure is one line on stderr and a non-zero exit."""
     try:
         app()
-    except errors.BulletinError as exc:
-        error_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # the one place any failure becomes an exit code
+        message, expected = failures.describe(exc)
+        if _verbosity[0] and not isinstance(exc, errors.BulletinError):
+            traceback.print_exception(exc)
+        elif not expected:
+            message += "; rerun with -v for the traceback"
+        error_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(1)

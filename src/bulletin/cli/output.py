@@ -3,15 +3,41 @@
 from __future__ import annotations
 
 import json
+import shutil
+import sys
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
+import typer.core
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
-error_console = Console(stderr=True)
+# Wide enough that no line of a table is ever folded; nothing here fills the width.
+UNWRAPPED_WIDTH = 10_000
+
+
+def _console(stream: TextIO, *, stderr: bool = False) -> Console:
+    """A terminal gets Rich's wrapping; a pipe or a file gets whole lines (URLs, commands)."""
+    if stream.isatty():
+        return Console(stderr=stderr)
+    return Console(stderr=stderr, width=UNWRAPPED_WIDTH, soft_wrap=True)
+
+
+console = _console(sys.stdout)
+error_console = _console(sys.stderr, stderr=True)
+
+
+def command_name() -> str:
+    """How to type this command again: `bulletin` if that is on PATH, else as it was invoked."""
+    invoked = sys.argv[0]
+    found = shutil.which("bulletin")
+    if "/" not in invoked or (
+        found is not None and Path(found).resolve() == Path(invoked).resolve()
+    ):
+        return "bulletin"
+    return invoked
 
 
 def print_json(value: Any) -> None:
@@ -23,8 +49,11 @@ def print_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequen
     table = Table(title=title, title_justify="left")
     for column in columns:
         table.add_column(column)
+    ids = [is_id(column) for column in columns]
     for row in rows:
-        table.add_row(*(_cell(value) for value in row))
+        table.add_row(
+            *(_cell(value, id_column) for value, id_column in zip(row, ids, strict=False))
+        )
     console.print(table)
 
 
@@ -33,19 +62,25 @@ def print_mapping(title: str, values: Mapping[str, Any]) -> None:
     table.add_column("", style="bold")
     table.add_column("", justify="right")
     for key, value in values.items():
-        table.add_row(key, _cell(value))
+        table.add_row(key, _cell(value, is_id(key)))
     console.print(table)
 
 
-def _cell(value: Any) -> str:
+def is_id(name: str) -> bool:
+    """Whether a column holds ids (bot, chat, run), printed bare so they can be pasted back."""
+    words = name.lower().replace("_", " ").split()
+    return bool(words) and words[-1] in {"id", "chat", "run"}
+
+
+def _cell(value: Any, id_column: bool = False) -> str:
     if value is None:
         return "—"
     if isinstance(value, datetime):
         return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, float):
         return f"{value:,.1f}"
-    if isinstance(value, int):
-        return f"{value:,}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value) if id_column else f"{value:,}"
     if isinstance(value, list | tuple):
         return ", ".join(str(item) for item in value)
     return str(value)
@@ -55,3 +90,15 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     return str(value)
+
+
+def _flag_type(option: typer.core.TyperOption, ctx: Any) -> str | None:
+    """No `<bool>` or `<int>` after a flag or a counted option: they take no value."""
+    if option.is_flag or option.count:
+        return None
+    return _option_type(option, ctx)
+
+
+# Typer's Rich help asks every option for its type, flags included; answer for flags here.
+_option_type = typer.core.TyperOption.display_type_rich
+typer.core.TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign,assignment]

@@ -10,8 +10,9 @@ from typing import Annotated
 
 import typer
 
-from bulletin.cli.output import console
+from bulletin.cli.output import command_name, console
 from bulletin.sandbox import Faults, World, run_forever
+from bulletin.sandbox.world import standalone_first_bot_id
 
 
 def register(app: typer.Typer) -> None:
@@ -49,7 +50,13 @@ def sandbox(
 ) -> None:
     """Run a local Bot API server with a generated audience until Ctrl-C."""
     world = World.generate(
-        users, groups, blocked=blocked, gone=gone, deactivated=deactivated, seed=seed
+        users,
+        groups,
+        blocked=blocked,
+        gone=gone,
+        deactivated=deactivated,
+        seed=seed,
+        first_bot_id=standalone_first_bot_id(),
     )
     tokens = list(token or [])
     created = [world.add_bot(rate_per_s=rate, token=t) for t in tokens]
@@ -77,7 +84,9 @@ def sandbox(
         if audience_out is not None:
             console.print(f"  audience of {len(world.audience_rows()):,} chats in {audience_out}")
         console.print(f"  ledger: {url}/sandbox/ledger   stats: {url}/sandbox/stats")
-        console.print(f"try: bulletin bot add {created[0].token} --api-url {url}", markup=False)
+        console.print(
+            f"try: {command_name()} bot add {created[0].token} --api-url {url}", markup=False
+        )
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(

@@ -228,3 +228,24 @@ async def arm(connection: Connection, campaign: models.Campaign, now: datetime) 
         raise errors.BulletinError(f"campaign {campaign.name!r} has no schedule")
     await connection.execute(sql("arm_campaign"), campaign.id, first)
     return first
+
+
+async def delete(connection: Connection, campaign: models.Campaign) -> tuple[int, int]:
+    """Delete a campaign with its runs and deliveries: (runs, deliveries) deleted.
+
+    Refused while a run is unfinished (running or paused): its deliveries may be in
+    flight, and a paused run is one `resume` away from sending.
+    """
+    async with connection.transaction():
+        if await connection.fetchval(sql("lock_campaign"), campaign.id) is None:
+            raise errors.NotFound(f"no campaign named {campaign.name!r}")
+        unfinished = await connection.fetchrow(sql("unfinished_run"), campaign.id)
+        if unfinished is not None:
+            raise errors.RunUnfinished(
+                f"campaign {campaign.name!r} has an unfinished run (run {unfinished['number']}, "
+                f"{unfinished['status']}); cancel it first (`bulletin campaign cancel "
+                f"{campaign.name}`)"
+            )
+        row = await connection.fetchrow(sql("delete_campaign"), campaign.id)
+    assert row is not None
+    return row["runs"], row["deliveries"]

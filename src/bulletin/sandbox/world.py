@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import random
+import secrets
 import string
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -15,6 +16,10 @@ from bulletin.sandbox.files import Files
 TOKEN_ALPHABET = string.ascii_letters + string.digits + "_-"
 TOKEN_SECRET_LENGTH = 35
 FIRST_BOT_ID = 7_000_000_001
+# `bulletin sandbox` draws its bots' ids from above the demo's, a block of this many per
+# invocation, so bots of different sandboxes can be registered side by side.
+STANDALONE_BOT_IDS = range(7_100_000_001, 7_900_000_001)
+BOT_ID_BLOCK = 1000
 FIRST_USER_ID = 100_000_001
 FIRST_SUPERGROUP_ID = -1_001_000_000_001
 AUDIENCE_FIELDS = ("chat_id", "first_name", "username", "language_code")
@@ -132,6 +137,7 @@ class World:
     chats: dict[int, Chat] = field(default_factory=dict)
     audience: list[dict[str, object]] = field(default_factory=list)
     files: Files = field(default_factory=Files)
+    first_bot_id: int = FIRST_BOT_ID
 
     def __post_init__(self) -> None:
         self._random = random.Random(f"bots:{self.seed}")
@@ -146,9 +152,10 @@ class World:
         gone: float = 0.0,
         deactivated: float = 0.0,
         seed: int = 0,
+        first_bot_id: int = FIRST_BOT_ID,
     ) -> World:
         """Build a deterministic world of users and supergroups from a seed."""
-        world = cls(seed=seed)
+        world = cls(seed=seed, first_bot_id=first_bot_id)
         chooser = random.Random(f"audience:{seed}")
         states = _user_states(users, blocked, gone, deactivated, chooser)
         for offset, state in enumerate(states):
@@ -166,7 +173,7 @@ class World:
     ) -> Bot:
         """Register a bot; a token is generated unless given as "{id}:{secret}"."""
         if token is None:
-            bot_id = max(self.bots, default=FIRST_BOT_ID - 1) + 1
+            bot_id = max(self.bots, default=self.first_bot_id - 1) + 1
             secret = "".join(self._random.choices(TOKEN_ALPHABET, k=TOKEN_SECRET_LENGTH))
             token = f"{bot_id}:{secret}"
         bot_id = _token_bot_id(token)
@@ -270,6 +277,12 @@ class World:
         if migrate_to not in self.chats:
             self.set_chat(migrate_to, ChatKind.SUPERGROUP).title = title
         return migrate_to
+
+
+def standalone_first_bot_id() -> int:
+    """The first bot id of a new `bulletin sandbox`: unlike the demo's, and likely any other's."""
+    blocks = len(STANDALONE_BOT_IDS) // BOT_ID_BLOCK
+    return STANDALONE_BOT_IDS.start + secrets.randbelow(blocks) * BOT_ID_BLOCK
 
 
 def _user_states(

@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from aiogram import Bot, types
 from aiogram.exceptions import (
+    ClientDecodeError,
     TelegramAPIError,
     TelegramEntityTooLarge,
     TelegramNetworkError,
@@ -80,6 +81,7 @@ class BotClient:
                 f"{models.mask_token(token)} is not a bot token (expected 123456:ABC…)"
             ) from None
         self._token = token
+        self._api_url = api_url
         self._timeout_s = timeout_s
         self.routes = Routes(
             token,
@@ -100,6 +102,11 @@ class BotClient:
             ) from None
         except (TelegramAPIError, TimeoutError, OSError) as exc:
             raise errors.TelegramError(f"getMe failed: {exc}") from None
+        except ClientDecodeError as exc:  # a web server, not a Bot API, answers at that URL
+            answer = " ".join(str(exc.data).split())[:80]
+            raise errors.TelegramError(
+                f"getMe failed: {self._api_url} answered {answer!r}, not Bot API JSON"
+            ) from None
         return Identity(id=user.id, username=user.username or "", first_name=user.first_name)
 
     async def send(

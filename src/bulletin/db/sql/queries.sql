@@ -983,3 +983,17 @@ WITH gone AS (
     INSERT INTO events (kind, bot_id) SELECT 'subscriber.forgotten', bot_id FROM bots_forgetting
 )
 SELECT bot_id, bot_id IN (SELECT bot_id FROM gone) AS was_known FROM bots_forgetting;
+
+-- ───── campaign delete (issue 9) ─────
+
+-- name: delete_campaign
+-- $1 campaign_id
+-- Variants, runs and deliveries go with it (ON DELETE CASCADE); events stay for audit.
+WITH counted AS (
+    SELECT count(DISTINCT r.id) AS runs, count(d.id) AS deliveries
+      FROM runs r LEFT JOIN deliveries d ON d.run_id = r.id
+     WHERE r.campaign_id = $1
+), deleted AS (
+    DELETE FROM campaigns WHERE id = $1 RETURNING id
+)
+SELECT counted.runs, counted.deliveries FROM counted, deleted;
