@@ -8,6 +8,7 @@ import logging
 import random
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from bulletin import errors, models
@@ -320,14 +321,9 @@ class BotSender:
         lease holder, and by default not sent at all, though they never were.
         """
         claims = [(delivery.id, delivery.claim_id) for delivery in deliveries]
-        try:
-            await retrying(
-                lambda: self._store.release_claims(self._worker_id, claims),
-                what="release_claims",
-                tries=RELEASE_TRIES,
-            )
-        except TRANSIENT_ERRORS as exc:
-            log.warning("action=release_failed deliveries=%d error=%s", len(claims), exc)
+        await _released(
+            lambda: self._store.release_claims(self._worker_id, claims), "release_claims"
+        )
 
     async def _send_outbox(self, sends: asyncio.TaskGroup) -> bool:
         """Claim the outbox's due messages and send them paced; False when it had none."""
@@ -411,11 +407,14 @@ class BotSender:
 
     async def _release_outbox(self, messages: list[models.OutboxMessage]) -> None:
         claims = [(message.id, message.claim_id) for message in messages]
-        try:
-            await retrying(
-                lambda: self._store.release_outbox(self._worker_id, claims),
-                what="release_outbox",
-                tries=RELEASE_TRIES,
-            )
-        except TRANSIENT_ERRORS as exc:
-            log.warning("action=release_outbox_failed messages=%d error=%s", len(claims), exc)
+        await _released(
+            lambda: self._store.release_outbox(self._worker_id, claims), "release_outbox"
+        )
+
+
+async def _released(release: Callable[[], Awaitable[None]], what: str) -> None:
+    """Give claimed rows back, tried a few times; logged, not raised, when the database is away."""
+    try:
+        await retrying(release, what=what, tries=RELEASE_TRIES)
+    except TRANSIENT_ERRORS as exc:
+        log.warning("action=%s_failed error=%s", what, exc)
