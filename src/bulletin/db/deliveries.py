@@ -31,19 +31,19 @@ class DeliveryStore:
         self, worker_id: str, lease_s: float, limit: int, only: Sequence[int] | None
     ) -> list[int]:
         """Take or renew leases on bots with work; `only` restricts to some bots."""
-        return await self._lease("lease_bots", worker_id, lease_s, limit, only)
+        return await self._lease(sql("lease_bots"), worker_id, lease_s, limit, only)
 
     async def lease_outbox_bots(
         self, worker_id: str, lease_s: float, limit: int, only: Sequence[int] | None
     ) -> list[int]:
         """Take leases on bots with an outbox message due that nobody else holds."""
-        return await self._lease("lease_outbox_bots", worker_id, lease_s, limit, only)
+        return await self._lease(sql("lease_outbox_bots"), worker_id, lease_s, limit, only)
 
     async def _lease(
         self, query: str, worker_id: str, lease_s: float, limit: int, only: Sequence[int] | None
     ) -> list[int]:
         async with pooled(self._pool) as connection:
-            rows = await connection.fetch(sql(query), worker_id, lease_s, limit)
+            rows = await connection.fetch(query, worker_id, lease_s, limit)
             leased = [row["bot_id"] for row in rows]
             if only is not None:
                 extra = [bot_id for bot_id in leased if bot_id not in only]
