@@ -298,3 +298,44 @@ class DeliveryResult:
     pause_run: bool = False
     revoke_bot: bool = False
     migrate_to_chat_id: int | None = None
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class OutboxKind(enum.StrEnum):
+    """Why a message that is not a campaign delivery is sent."""
+
+    REPLY = "reply"  # the listener answering /start or /stop
+    TEST = "test"  # `campaign check --test-chat`
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """An outbox row claimed by the bot's lease holder: everything needed to send it."""
+
+    id: int
+    claim_id: int
+    bot_id: int
+    chat_id: int
+    kind: OutboxKind
+    message: Message
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxResult:
+    """What Telegram answered for one outbox message, ready to be written with its batch."""
+
+    outbox_id: int
+    claim_id: int
+    status: OutboxStatus
+    answered_at: datetime
+    message_id: int | None = None
+    error: str | None = None
+    attempt_increment: int = 1
+    delay_s: float = 0.0

@@ -12,6 +12,7 @@ import asyncpg
 import pytest
 
 from bulletin import config, models
+from bulletin.cli import delivery as cli_delivery
 from bulletin.db.updates import UpdateStore
 from bulletin.sandbox import Sandbox, World
 from bulletin.telegram import webhook
@@ -67,6 +68,13 @@ class Setup:
         )
         return [row["kind"] for row in rows]
 
+    async def answered(self) -> None:
+        """Wait until every queued reply has been sent or has failed."""
+        await wait_for(
+            self.pool,
+            "SELECT NOT EXISTS (SELECT 1 FROM outbox WHERE status IN ('pending', 'sending'))",
+        )
+
     def replies(self, chat_id: int) -> list[str]:
         return [e.text for e in self.sandbox.ledger if e.chat_id == chat_id]
 
@@ -94,10 +102,34 @@ def make_listener(setup: Setup, store: OffsetStore | None = None) -> Listener:
 
 
 @contextlib.asynccontextmanager
+async def replying(setup: Setup) -> AsyncIterator[None]:
+    """The outbox-only sender `bulletin listen` runs, until the outbox is empty and the block ends."""
+    sender = cli_delivery.make_worker(
+        setup.pool, setup.settings, only_bots=[setup.bot.id], outbox_only=True
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(sender.run(stop))
+    try:
+        yield
+        await setup.answered()
+    finally:
+        stop.set()
+        await task
+
+
+@contextlib.asynccontextmanager
 async def listening(
     setup: Setup, mode: str, store: OffsetStore | None = None
 ) -> AsyncIterator[asyncio.Event]:
-    """Run a listener until the block ends (or the yielded stop event is set)."""
+    """Run a listener and the replies' sender until the block ends (or stop is set)."""
+    async with replying(setup), _listening(setup, mode, store) as stop:
+        yield stop
+
+
+@contextlib.asynccontextmanager
+async def _listening(
+    setup: Setup, mode: str, store: OffsetStore | None = None
+) -> AsyncIterator[asyncio.Event]:
     listener = make_listener(setup, store)
     stop = asyncio.Event()
     try:

@@ -37,11 +37,13 @@ def make_worker(
     *,
     only_bots: list[int] | None = None,
     on_runs_finished: Callable[[list[int]], None] | None = None,
+    outbox_only: bool = False,
 ) -> Worker:
     """Compose a worker from the database store and aiogram clients."""
     # aiogram takes seconds to import: only commands that send pay for it.
     from bulletin.db.deliveries import DeliveryStore
     from bulletin.db.media import MediaFiles
+    from bulletin.db.notifications import PostgresNotices
     from bulletin.engine.ports import Sender
     from bulletin.engine.uploads import Uploads
     from bulletin.engine.worker import Worker
@@ -59,6 +61,8 @@ def make_worker(
         settings.worker,
         only_bots=only_bots,
         on_runs_finished=on_runs_finished,
+        notices=PostgresNotices(pool),
+        outbox_only=outbox_only,
     )
 
 

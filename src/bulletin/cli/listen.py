@@ -44,8 +44,9 @@ def listen(
         stop_on_signals(stop)
         async with database(settings) as pool:
             await receive_updates(
-                pool, settings, stop, bots=bot, webhook_base=webhook_base, host=host, port=port
-            )
+                pool, settings, stop, bots=bot, webhook_base=webhook_base, host=host, port=port,
+                send_replies=True,
+            )  # fmt: skip
         error_console.print("stopped", markup=False)
 
     run(go())
@@ -60,10 +61,13 @@ async def receive_updates(
     webhook_base: str | None = None,
     host: str = "127.0.0.1",
     port: int = DEFAULT_WEBHOOK_PORT,
+    send_replies: bool = False,
 ) -> None:
     """Apply every active bot's updates until stop: by webhook with a base URL, else by polling.
 
-    `serve --webhook-base URL` runs this next to its worker.
+    Replies wait in the outbox for the worker holding their bot's lease. With send_replies
+    (`bulletin listen`), this process sends them itself while no worker holds the bot;
+    `serve --webhook-base URL` runs this next to its workers, which send them.
     """
     # aiogram takes seconds to import: only commands that talk to Telegram pay for it.
     from bulletin.db.updates import UpdateStore
@@ -84,6 +88,13 @@ async def receive_updates(
         for bot in chosen
     ]
     names = ", ".join(f"@{bot.username}" for bot in chosen)
+    # The outbox-only sender stops with the listeners.
+    replies_stop = asyncio.Event()
+    replying = (
+        asyncio.create_task(_send_replies(pool, settings, replies_stop, [b.id for b in chosen]))
+        if send_replies
+        else None
+    )
     try:
         if webhook_base is not None:
             async with webhook.serving(listeners, webhook_base, host, port) as server:
@@ -96,8 +107,20 @@ async def receive_updates(
             error_console.print(f"listening for {names} by long polling; Ctrl-C to stop")
             await poll_all(listeners, stop)
     finally:
+        if replying is not None:
+            replies_stop.set()
+            await replying
         for listener in listeners:
             await listener.client.close()
+
+
+async def _send_replies(
+    pool: Pool, settings: config.Settings, stop: asyncio.Event, bot_ids: list[int]
+) -> None:
+    """The outbox-only sender: leases a listened bot while its outbox waits and nobody holds it."""
+    from bulletin.cli.delivery import make_worker
+
+    await make_worker(pool, settings, only_bots=bot_ids, outbox_only=True).run(stop)
 
 
 async def _listened_bots(pool: Pool, names: list[str] | None) -> list[models.Bot]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from bulletin import errors, models
+from bulletin import config, errors, models
 from bulletin.campaign import lifecycle
 from bulletin.campaign.spec import CampaignSpec
 from bulletin.cli.context import Options, database, run
@@ -17,13 +18,14 @@ from bulletin.content import render
 from bulletin.content.spec import Content
 from bulletin.db import bots as bot_rows
 from bulletin.db import campaigns as campaign_rows
+from bulletin.db import outbox as outbox_rows
 from bulletin.db import schedules
 from bulletin.db.pool import Pool
 
-if TYPE_CHECKING:
-    from bulletin.engine.ports import Sender
-
 TEST_RECIPIENT_NAME = "Test"
+TEST_SEND_TIMEOUT_S = 60.0  # a 5xx is retried with backoff: a few attempts fit
+OUTCOME_POLL_S = 0.1
+FINAL = (models.OutboxStatus.SENT, models.OutboxStatus.FAILED)
 
 
 def register(app: typer.Typer) -> None:
@@ -72,7 +74,7 @@ def check(
 
     async def go() -> tuple[int, list[str]]:
         async with database(settings) as pool:
-            return await run_check(pool, name, test_chat)
+            return await run_check(pool, settings, name, test_chat)
 
     audience, problems = run(go())
     if problems:
@@ -81,7 +83,9 @@ def check(
     console.print(f"check passed for {name}: {audience:,} subscriber(s) in the segment{sent}")
 
 
-async def run_check(pool: Pool, name: str, test_chat: int | None) -> tuple[int, list[str]]:
+async def run_check(
+    pool: Pool, settings: config.Settings, name: str, test_chat: int | None
+) -> tuple[int, list[str]]:
     """The offline check, then file ids and the test send through the campaign's bots."""
     async with pool.acquire() as connection:
         campaign = await campaign_rows.find(connection, name)
@@ -91,47 +95,90 @@ async def run_check(pool: Pool, name: str, test_chat: int | None) -> tuple[int, 
         bots = [await bot_rows.find(connection, bot) for bot in spec.segment.bots or (spec.bot,)]
     if problems:
         return audience, problems
+    file_ids = [
+        (variant.name, file_id)
+        for variant in spec.variants
+        for file_id in _file_ids(variant.content())
+    ]
     for bot in bots:
-        problems += await _online(
-            pool, bot, spec, samples, test_chat if bot.name == bots[0].name else None
-        )
+        # Only what talks to Telegram imports its client (seconds of imports).
+        problems += await _check_file_ids(bot, file_ids) if file_ids else []
+    if test_chat is not None:
+        recipient = samples[0] if samples else models.Recipient(test_chat, TEST_RECIPIENT_NAME)
+        problems += await _test_send(pool, settings, bots[0], spec, recipient, test_chat)
     return audience, problems
 
 
-async def _online(
-    pool: Pool,
-    bot: models.Bot,
-    spec: CampaignSpec,
-    samples: list[models.Recipient],
-    test_chat: int | None,
-) -> list[str]:
-    # aiogram takes seconds to import: only commands that talk to Telegram pay for it.
-    from bulletin.db.media import MediaFiles
-    from bulletin.engine.uploads import Uploads
+async def _check_file_ids(bot: models.Bot, file_ids: list[tuple[str, str]]) -> list[str]:
+    """Every file_id the variants name, asked of Telegram for this bot."""
     from bulletin.telegram.classify import Action
     from bulletin.telegram.client import BotClient
 
     client = BotClient(bot.token, bot.api_url)
-    sender: Sender = Uploads(client, bot.id, MediaFiles(pool))
     problems = []
     try:
-        for variant in spec.variants:
-            for file_id in _file_ids(variant.content()):
-                outcome = await client.get_file(file_id)
-                if outcome.action is not Action.SENT:
-                    problems.append(
-                        f"variant {variant.name}: bot {bot.name}: {outcome.description}"
-                    )
-            if test_chat is None:
-                continue
-            recipient = samples[0] if samples else models.Recipient(test_chat, TEST_RECIPIENT_NAME)
-            message = render.build(variant.content(), _values(spec, recipient))
-            outcome = await sender.send(test_chat, message)
+        for variant_name, file_id in file_ids:
+            outcome = await client.get_file(file_id)
             if outcome.action is not Action.SENT:
-                problems.append(f"variant {variant.name}: test send: {outcome.description}")
+                problems.append(f"variant {variant_name}: bot {bot.name}: {outcome.description}")
     finally:
-        await sender.close()
+        await client.close()
     return problems
+
+
+async def _test_send(
+    pool: Pool,
+    settings: config.Settings,
+    bot: models.Bot,
+    spec: CampaignSpec,
+    recipient: models.Recipient,
+    test_chat: int,
+) -> list[str]:
+    """Every variant to the test chat, through the bot's outbox: at its pace, never around it."""
+    rendered = [
+        (variant.name, render.build(variant.content(), _values(spec, recipient)))
+        for variant in spec.variants
+    ]
+    async with pool.acquire() as connection, connection.transaction():
+        ids = [
+            await outbox_rows.enqueue(connection, bot.id, test_chat, models.OutboxKind.TEST, m)
+            for _, m in rendered
+        ]
+    outcomes = await _sent_by_lease_holder(pool, settings, bot, ids)
+    return [
+        f"variant {variant_name}: test send: {error or status}"
+        for (variant_name, _), (status, error) in zip(rendered, outcomes, strict=True)
+        if status is not models.OutboxStatus.SENT
+    ]
+
+
+async def _sent_by_lease_holder(
+    pool: Pool, settings: config.Settings, bot: models.Bot, ids: list[int]
+) -> list[tuple[models.OutboxStatus, str | None]]:
+    """Wait for the outcomes; this process sends them itself while no worker holds the bot."""
+    from bulletin.cli.delivery import make_worker
+
+    stop = asyncio.Event()
+    sender = asyncio.create_task(
+        make_worker(pool, settings, only_bots=[bot.id], outbox_only=True).run(stop)
+    )
+    try:
+        async with asyncio.timeout(TEST_SEND_TIMEOUT_S):
+            while True:
+                async with pool.acquire() as connection:
+                    outcomes = await outbox_rows.outcomes(connection, ids)
+                if all(status in FINAL for status, _ in outcomes):
+                    return outcomes
+                await asyncio.sleep(OUTCOME_POLL_S)
+    except TimeoutError:
+        async with pool.acquire() as connection:
+            await outbox_rows.cancel(
+                connection, ids, f"not sent within {TEST_SEND_TIMEOUT_S:.0f} s"
+            )
+            return await outbox_rows.outcomes(connection, ids)
+    finally:
+        stop.set()
+        await sender
 
 
 def _file_ids(content: Content) -> list[str]:

@@ -9,6 +9,7 @@ import asyncpg
 
 from bulletin import models
 from bulletin.db import bots as bot_rows
+from bulletin.db import outbox as outbox_rows
 from bulletin.db import subscribers as subscriber_rows
 from bulletin.db import variants as variant_rows
 from bulletin.db.connection import Connection
@@ -30,8 +31,19 @@ class DeliveryStore:
         self, worker_id: str, lease_s: float, limit: int, only: Sequence[int] | None
     ) -> list[int]:
         """Take or renew leases on bots with work; `only` restricts to some bots."""
+        return await self._lease(sql("lease_bots"), worker_id, lease_s, limit, only)
+
+    async def lease_outbox_bots(
+        self, worker_id: str, lease_s: float, limit: int, only: Sequence[int] | None
+    ) -> list[int]:
+        """Take leases on bots with an outbox message due that nobody else holds."""
+        return await self._lease(sql("lease_outbox_bots"), worker_id, lease_s, limit, only)
+
+    async def _lease(
+        self, query: str, worker_id: str, lease_s: float, limit: int, only: Sequence[int] | None
+    ) -> list[int]:
         async with pooled(self._pool) as connection:
-            rows = await connection.fetch(sql("lease_bots"), worker_id, lease_s, limit)
+            rows = await connection.fetch(query, worker_id, lease_s, limit)
             leased = [row["bot_id"] for row in rows]
             if only is not None:
                 extra = [bot_id for bot_id in leased if bot_id not in only]
@@ -56,6 +68,7 @@ class DeliveryStore:
             rows = await connection.fetch(
                 sql("settle_orphans"), bot_id, worker_id, resend_uncertain
             )
+            await connection.execute(sql("settle_outbox_orphans"), bot_id, worker_id)
             await self._insert_events(
                 connection,
                 [
@@ -128,6 +141,20 @@ class DeliveryStore:
     async def finish_runs(self, run_ids: Sequence[int]) -> list[int]:
         async with pooled(self._pool) as connection:
             return await finish_runs(connection, run_ids)
+
+    async def claim_outbox(
+        self, bot_id: int, worker_id: str, limit: int, claim_id: int
+    ) -> list[models.OutboxMessage]:
+        async with pooled(self._pool) as connection:
+            return await outbox_rows.claim(connection, bot_id, worker_id, limit, claim_id)
+
+    async def record_outbox(self, worker_id: str, results: Sequence[models.OutboxResult]) -> None:
+        async with pooled(self._pool) as connection:
+            await outbox_rows.record(connection, worker_id, results)
+
+    async def release_outbox(self, worker_id: str, claims: Sequence[tuple[int, int]]) -> None:
+        async with pooled(self._pool) as connection:
+            await outbox_rows.release(connection, worker_id, claims)
 
     @staticmethod
     async def _insert_events(

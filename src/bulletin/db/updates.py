@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from bulletin import models
+from bulletin.db import outbox
 from bulletin.db.connection import Connection
 from bulletin.db.pool import Pool, retrying
 from bulletin.db.pool import connection as pooled
 from bulletin.db.queries import sql
-from bulletin.subscriptions import Change, Decision, Kind
+from bulletin.subscriptions import Change, Decision, Kind, without_reply
 
 PROCESSED_KEEP_S = 2 * 24 * 3600.0  # Telegram stops redelivering an update after a day
 
@@ -21,20 +22,32 @@ class UpdateStore:
         self._pool = pool
 
     async def apply(self, bot_id: int, update_id: int, decision: Decision) -> bool:
-        """Apply a decision in the transaction that marks its update processed.
+        """Apply a decision in the transaction that marks its update processed; answer nobody.
 
-        Transient database errors are waited out: the transaction applies whole or not at all.
+        For an operator's own bot (telegram.router), which answers for itself.
         """
-        return await retrying(lambda: self._apply(bot_id, update_id, decision), what="apply_update")
+        return (await self.apply_updates(bot_id, [(update_id, without_reply(decision))]))[0]
 
-    async def _apply(self, bot_id: int, update_id: int, decision: Decision) -> bool:
+    async def apply_updates(
+        self, bot_id: int, decisions: Sequence[tuple[int, Decision]]
+    ) -> list[bool]:
+        """Apply a batch of (update id, decision) in one transaction, queueing their replies.
+
+        One transaction for a whole getUpdates batch: an opt-out in it commits (and its
+        workers hear of it) without waiting for the updates before it one by one. An update
+        applied before is skipped (False), its reply with it, so nobody is answered twice.
+        Transient database errors are waited out: the batch applies whole or not at all.
+        """
+        return await retrying(lambda: self._apply_updates(bot_id, decisions), what="apply_updates")
+
+    async def _apply_updates(
+        self, bot_id: int, decisions: Sequence[tuple[int, Decision]]
+    ) -> list[bool]:
         async with pooled(self._pool) as connection, connection.transaction():
-            claimed = await connection.fetchval(sql("claim_update"), bot_id, update_id)
-            if claimed is None:
-                return False
-            if decision.change is not None:
-                await apply_change(connection, bot_id, decision.change)
-            return True
+            return [
+                await _apply_one(connection, bot_id, update_id, decision)
+                for update_id, decision in decisions
+            ]
 
     async def next_update_id(self, bot_id: int) -> int:
         """Where long polling resumes: 0 (everything Telegram holds) before the first update."""
@@ -43,6 +56,21 @@ class UpdateStore:
 
     async def prune(self, keep_s: float = PROCESSED_KEEP_S) -> None:
         await self._pool.execute(sql("prune_processed_updates"), keep_s)
+
+
+async def _apply_one(
+    connection: Connection, bot_id: int, update_id: int, decision: Decision
+) -> bool:
+    if await connection.fetchval(sql("claim_update"), bot_id, update_id) is None:
+        return False
+    if decision.change is not None:
+        await apply_change(connection, bot_id, decision.change)
+        if decision.reply:
+            reply = models.Message(models.ContentKind.TEXT, decision.reply, models.ParseMode.NONE)
+            await outbox.enqueue(
+                connection, bot_id, decision.change.chat.chat_id, models.OutboxKind.REPLY, reply
+            )
+    return True
 
 
 async def apply_change(connection: Connection, bot_id: int, change: Change) -> None:
@@ -79,6 +107,8 @@ async def _set_status(connection: Connection, bot_id: int, change: Change) -> Re
     )
     if previous == status:
         return None
+    # Delivered at commit: workers drop what they claimed for this chat before sending it.
+    await connection.execute(sql("notify_optout"), bot_id, chat.chat_id)
     return chat.chat_id, f"was {previous or 'unknown'}"
 
 

@@ -6,7 +6,9 @@ import asyncio
 import itertools
 import logging
 import random
+import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from bulletin import errors, models
@@ -34,6 +36,13 @@ _CLAIM_TOKENS = itertools.count(1)
 # unsent messages into uncertain ones.
 RELEASE_TRIES = 3
 
+# The outbox is claimed when a notification says a message is waiting, and also this often
+# in case one was missed (a LISTEN connection lost, a process without one).
+OUTBOX_RECHECK_S = 2.0
+
+# Outcomes that sending the same message again cannot change: a reply fails instead.
+_FINAL_FOR_OUTBOX = frozenset({Action.CONTENT_ERROR, Action.MIGRATED})
+
 
 class BotSender:
     """Sends one bot's deliveries at its pace until stopped, its lease lost or its token revoked."""
@@ -47,8 +56,16 @@ class BotSender:
         recorder: Recorder,
         settings: WorkerSettings,
         worker_id: str,
+        outbox_only: bool = False,
     ) -> None:
         self.bot = bot
+        self._outbox_only = outbox_only
+        self._outbox_check_at = 0.0  # monotonic time the outbox is next claimed from
+        self._wake = asyncio.Event()
+        # chat id -> the last claim token issued when its opt-out was learnt: rows of that
+        # claim or an earlier one may predate the opt-out; later claims re-checked consent.
+        self._opted_out: dict[int, int] = {}
+        self._last_claim_id = 0
         self._lost_claim: int | None = None  # the token of a claim that failed
         self._store = store
         self._sender = sender
@@ -71,6 +88,16 @@ class BotSender:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
+
+    def wake(self) -> None:
+        """A message waits in this bot's outbox: claim it before the next deliveries."""
+        self._outbox_check_at = 0.0
+        self._wake.set()
+
+    def opted_out(self, chat_id: int) -> None:
+        """The chat opted out: nothing claimed for it so far is handed to Telegram."""
+        self._opted_out[chat_id] = self._last_claim_id
 
     def update(self, bot: models.Bot) -> None:
         """Take a changed rate from the database (`bulletin bot set`) without a restart."""
@@ -90,21 +117,33 @@ class BotSender:
         return self.paid_pacer if delivery.paid else self.pacer
 
     async def run(self) -> None:
-        """Claim and send until stopped; in-flight sends finish before this returns."""
+        """Claim and send until stopped; in-flight sends finish before this returns.
+
+        An outbox-only sender (of a process that is no worker) returns once the outbox is empty.
+        """
         async with asyncio.TaskGroup() as sends:
-            batch = await self._claim()
-            while not self._stopped:
-                if batch is None:
-                    await self._idle()
-                    batch = await self._claim()
-                    continue
-                # Claim the next batch while this one goes out: the pipe never waits on a query.
-                upcoming = asyncio.create_task(self._claim())
-                await self._send_batch(deque(batch), sends)
-                batch = await upcoming
-            if batch:
-                await self._release(batch)
+            if self._outbox_only:
+                while not self._stopped and await self._send_outbox(sends):
+                    pass
+            else:
+                await self._send_all(sends)
         await self._sender.close()
+
+    async def _send_all(self, sends: asyncio.TaskGroup) -> None:
+        batch = await self._claim()
+        while not self._stopped:
+            # Replies first: between two batches, whatever the outbox holds goes ahead.
+            await self._send_outbox(sends)
+            if batch is None:
+                await self._idle()
+                batch = await self._claim()
+                continue
+            # Claim the next batch while this one goes out: the pipe never waits on a query.
+            upcoming = asyncio.create_task(self._claim())
+            await self._send_batch(deque(batch), sends)
+            batch = await upcoming
+        if batch:
+            await self._release(batch)
 
     @property
     def _stopped(self) -> bool:
@@ -113,7 +152,7 @@ class BotSender:
     async def _claim(self) -> list[models.Delivery] | None:
         if self._lost_claim is not None and not await self._release_lost_claim(self._lost_claim):
             return None
-        claim_id = next(_CLAIM_TOKENS)
+        claim_id = self._last_claim_id = next(_CLAIM_TOKENS)
         try:
             claimed, skipped_runs = await self._store.claim(
                 self.bot.id, self._worker_id, self.claim_limit, claim_id
@@ -142,15 +181,19 @@ class BotSender:
         return True
 
     async def _idle(self) -> None:
+        """Wait for the next poll, a stop, or a message in the outbox."""
         try:
             async with asyncio.timeout(self._settings.poll_interval_s):
-                await self._stop.wait()
+                await self._wake.wait()
         except TimeoutError:
             pass
+        self._wake.clear()
 
     async def _send_batch(self, batch: deque[models.Delivery], sends: asyncio.TaskGroup) -> None:
         while batch and not self._stopped:
             delivery = batch.popleft()
+            if self._drop_if_opted_out(delivery):
+                continue
             if delivery.run_id in self._paused_runs:
                 await self._release([delivery])
                 continue
@@ -166,6 +209,8 @@ class BotSender:
 
     async def _send_later(self, delivery: models.Delivery, wait_s: float) -> None:
         await asyncio.sleep(wait_s)
+        if self._drop_if_opted_out(delivery):
+            return
         if self._stopped or delivery.run_id in self._paused_runs:
             await self._release([delivery])
             return
@@ -175,6 +220,9 @@ class BotSender:
 
     async def _send(self, delivery: models.Delivery) -> None:
         try:
+            # The last look before Telegram: an opt-out learnt while this waited for its slot.
+            if self._drop_if_opted_out(delivery):
+                return
             outcome = await self._send_rendered(delivery)
         finally:
             self._in_flight.release()
@@ -194,10 +242,18 @@ class BotSender:
 
     def _react(self, delivery: models.Delivery, outcome: Outcome) -> None:
         """What this process changes at once, before the outcome is even written."""
+        self._react_pace(outcome, paid=delivery.paid)
+        if outcome.action is Action.CONTENT_ERROR:
+            log.error("action=run_paused run=%s reason=%s", delivery.run_id, outcome.description)
+            self._paused_runs.add(delivery.run_id)
+
+    def _react_pace(self, outcome: Outcome, *, paid: bool) -> None:
+        """The bot's pace follows every answer, a campaign's or a reply's alike."""
+        pacer = self.paid_pacer if paid else self.pacer
         match outcome.action:
             case Action.SENT:
                 self.sent += 1
-                self._pacer_for(delivery).succeeded()
+                pacer.succeeded()
             case Action.RATE_LIMITED:
                 log.warning(
                     "action=rate_limited bot=%s retry_after_s=%s",
@@ -205,19 +261,34 @@ class BotSender:
                     outcome.retry_after_s,
                 )
                 # A 429 pauses the whole bot; only the pace that tripped it slows down.
-                self._pacer_for(delivery).rate_limited(outcome.retry_after_s)
-                other = self.pacer if delivery.paid else self.paid_pacer
-                other.pause_until(self._pacer_for(delivery).paused_until)
+                pacer.rate_limited(outcome.retry_after_s)
+                other = self.pacer if paid else self.paid_pacer
+                other.pause_until(pacer.paused_until)
             case Action.BOT_REVOKED:
                 log.error("action=bot_revoked bot=%s", self.bot.name)
                 self.revoked = True
-            case Action.CONTENT_ERROR:
-                log.error(
-                    "action=run_paused run=%s reason=%s", delivery.run_id, outcome.description
-                )
-                self._paused_runs.add(delivery.run_id)
             case _:
                 pass
+
+    def _drop_if_opted_out(self, delivery: models.Delivery) -> bool:
+        """Record as skipped a delivery claimed before its chat opted out; True if it was."""
+        learnt_at_claim = self._opted_out.get(delivery.chat_id)
+        if learnt_at_claim is None or delivery.claim_id > learnt_at_claim:
+            return False
+        self._recorder.add(
+            models.DeliveryResult(
+                delivery_id=delivery.id,
+                claim_id=delivery.claim_id,
+                run_id=delivery.run_id,
+                bot_id=delivery.bot_id,
+                chat_id=delivery.chat_id,
+                status=models.DeliveryStatus.SKIPPED,
+                answered_at=datetime.now(UTC),
+                error="opted out after the delivery was claimed",
+                attempt_increment=0,
+            )
+        )
+        return True
 
     def _result(self, delivery: models.Delivery, outcome: Outcome) -> models.DeliveryResult:
         decision = decide(outcome, delivery.attempts, self._policy, self._rng)
@@ -250,11 +321,100 @@ class BotSender:
         lease holder, and by default not sent at all, though they never were.
         """
         claims = [(delivery.id, delivery.claim_id) for delivery in deliveries]
+        await _released(
+            lambda: self._store.release_claims(self._worker_id, claims), "release_claims"
+        )
+
+    async def _send_outbox(self, sends: asyncio.TaskGroup) -> bool:
+        """Claim the outbox's due messages and send them paced; False when it had none."""
+        if self._stopped or time.monotonic() < self._outbox_check_at:
+            return False
+        messages = await self._claim_outbox()
+        if not messages:
+            self._outbox_check_at = time.monotonic() + OUTBOX_RECHECK_S
+            return False
+        pending = deque(messages)
+        while pending and not self._stopped:
+            message = pending.popleft()
+            chat_type = models.ChatType.from_chat_id(message.chat_id)
+            wait_s = self._chat_pacer.reserve(message.chat_id, chat_type)
+            if wait_s > 0:
+                sends.create_task(self._send_message_later(message, wait_s))
+                continue
+            # Slots are taken here, in turn, before the next deliveries' are.
+            await self.pacer.acquire()
+            await self._in_flight.acquire()
+            sends.create_task(self._send_message(message))
+        if pending:
+            await self._release_outbox(list(pending))
+        return True
+
+    async def _claim_outbox(self) -> list[models.OutboxMessage]:
+        if self._lost_claim is not None:
+            return []  # _claim puts the lost claim back first
+        claim_id = next(_CLAIM_TOKENS)
         try:
-            await retrying(
-                lambda: self._store.release_claims(self._worker_id, claims),
-                what="release_claims",
-                tries=RELEASE_TRIES,
+            return await self._store.claim_outbox(
+                self.bot.id, self._worker_id, self.claim_limit, claim_id
             )
         except TRANSIENT_ERRORS as exc:
-            log.warning("action=release_failed deliveries=%d error=%s", len(claims), exc)
+            log.warning("action=claim_outbox_failed bot=%s error=%s", self.bot.name, exc)
+            self._lost_claim = claim_id
+            return []
+
+    async def _send_message_later(self, message: models.OutboxMessage, wait_s: float) -> None:
+        """One outbox message after its chat's spacing, in the bot's next slot."""
+        await asyncio.sleep(wait_s)
+        if self._stopped:
+            await self._release_outbox([message])
+            return
+        await self.pacer.acquire()
+        await self._in_flight.acquire()
+        await self._send_message(message)
+
+    async def _send_message(self, message: models.OutboxMessage) -> None:
+        try:
+            outcome = await self._sender.send(message.chat_id, message.message)
+        finally:
+            self._in_flight.release()
+        self._react_pace(outcome, paid=False)
+        result = self._outbox_result(message, outcome)
+        if result.status is models.OutboxStatus.PENDING:
+            retry_at = time.monotonic() + result.delay_s
+            self._outbox_check_at = min(self._outbox_check_at, retry_at)
+        self._recorder.add_outbox(result)
+
+    def _outbox_result(
+        self, message: models.OutboxMessage, outcome: Outcome
+    ) -> models.OutboxResult:
+        decision = decide(outcome, message.attempts, self._policy, self._rng)
+        status = {
+            models.DeliveryStatus.SENT: models.OutboxStatus.SENT,
+            models.DeliveryStatus.PENDING: models.OutboxStatus.PENDING,
+        }.get(decision.status, models.OutboxStatus.FAILED)
+        if outcome.action in _FINAL_FOR_OUTBOX:
+            status = models.OutboxStatus.FAILED
+        return models.OutboxResult(
+            outbox_id=message.id,
+            claim_id=message.claim_id,
+            status=status,
+            answered_at=datetime.now(UTC),
+            message_id=outcome.message_id,
+            error=None if outcome.action is Action.SENT else outcome.description,
+            attempt_increment=decision.attempt_increment,
+            delay_s=decision.delay_s,
+        )
+
+    async def _release_outbox(self, messages: list[models.OutboxMessage]) -> None:
+        claims = [(message.id, message.claim_id) for message in messages]
+        await _released(
+            lambda: self._store.release_outbox(self._worker_id, claims), "release_outbox"
+        )
+
+
+async def _released(release: Callable[[], Awaitable[None]], what: str) -> None:
+    """Give claimed rows back, tried a few times; logged, not raised, when the database is away."""
+    try:
+        await retrying(release, what=what, tries=RELEASE_TRIES)
+    except TRANSIENT_ERRORS as exc:
+        log.warning("action=%s_failed error=%s", what, exc)

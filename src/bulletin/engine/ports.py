@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -13,6 +14,11 @@ class Store(Protocol):
     async def bot(self, bot_id: int) -> models.Bot: ...
 
     async def lease_bots(
+        self, worker_id: str, lease_s: float, limit: int, only: Sequence[int] | None
+    ) -> list[int]: ...
+
+    # Only bots with an outbox message due that no other process holds.
+    async def lease_outbox_bots(
         self, worker_id: str, lease_s: float, limit: int, only: Sequence[int] | None
     ) -> list[int]: ...
 
@@ -38,6 +44,34 @@ class Store(Protocol):
     ) -> list[int]: ...
 
     async def finish_runs(self, run_ids: Sequence[int]) -> list[int]: ...
+
+    async def claim_outbox(
+        self, bot_id: int, worker_id: str, limit: int, claim_id: int
+    ) -> list[models.OutboxMessage]: ...
+
+    async def record_outbox(
+        self, worker_id: str, results: Sequence[models.OutboxResult]
+    ) -> None: ...
+
+    # (outbox id, claim id) pairs never handed to Telegram.
+    async def release_outbox(self, worker_id: str, claims: Sequence[tuple[int, int]]) -> None: ...
+
+
+class NoticeHandler(Protocol):
+    """What a worker does when the database tells it something."""
+
+    def outbox(self, bot_id: int) -> None: ...
+
+    def opted_out(self, bot_id: int, chat_id: int) -> None: ...
+
+    # The listening connection came back: notifications may have been missed meanwhile.
+    def reconnected(self) -> None: ...
+
+
+class Notices(Protocol):
+    """The database's wake-ups (LISTEN/NOTIFY), delivered to a handler until stop."""
+
+    async def listen(self, handler: NoticeHandler, stop: asyncio.Event) -> None: ...
 
 
 class Sender(Protocol):

@@ -30,6 +30,7 @@ class Recorder:
         self._flush_interval_s = flush_interval_s
         self._max_batch = max_batch
         self._buffer: list[models.DeliveryResult] = []
+        self._outbox: list[models.OutboxResult] = []
         self._runs_to_check: set[int] = set()
         self._wake = asyncio.Event()
         self._on_runs_finished = on_runs_finished
@@ -40,13 +41,18 @@ class Recorder:
         if len(self._buffer) >= self._max_batch:
             self._wake.set()
 
+    def add_outbox(self, result: models.OutboxResult) -> None:
+        """An outbox message's outcome: written at the next flush, which it hastens."""
+        self._outbox.append(result)
+        self._wake.set()
+
     def check_runs(self, run_ids: list[int]) -> None:
         """Runs whose deliveries were skipped at claim time may be finished now."""
         self._runs_to_check.update(run_ids)
 
     @property
     def pending(self) -> int:
-        return len(self._buffer)
+        return len(self._buffer) + len(self._outbox)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Flush periodically until stop is set, then flush what is left."""
@@ -64,13 +70,18 @@ class Recorder:
         """Write the buffer; on a database outage keep it and try again next time."""
         batch, self._buffer = self._buffer[: self._max_batch], self._buffer[self._max_batch :]
         runs, self._runs_to_check = self._runs_to_check, set()
+        messages, self._outbox = self._outbox, []
         try:
+            if messages:
+                await self._store.record_outbox(self._worker_id, messages)
+                messages = []  # written: a failure below must not write them twice
             finished = await self._store.record(self._worker_id, batch) if batch else []
             if runs:
                 finished += await self._store.finish_runs(sorted(runs))
         except TRANSIENT_ERRORS as exc:
             log.warning("action=record_failed results=%d error=%s", len(batch), exc)
             self._buffer[:0] = batch
+            self._outbox[:0] = messages
             self._runs_to_check |= runs
             await asyncio.sleep(self._flush_interval_s * 5)
             return

@@ -15,7 +15,6 @@ from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
 
 from bulletin import models, subscriptions
 from bulletin.config import ListenerSettings
-from bulletin.telegram import classify
 from bulletin.telegram.client import BotClient
 from bulletin.telegram.signals import ALLOWED_UPDATES, signal_of
 
@@ -27,14 +26,23 @@ BACKOFF_FIRST_S = 0.5
 BACKOFF_CAP_S = 30.0
 
 
-class OffsetStore(subscriptions.Store, Protocol):
-    """A store that also knows where each bot's long polling resumes."""
+class OffsetStore(Protocol):
+    """Where updates are applied, replies queued, and each bot's long polling resumes."""
+
+    async def apply_updates(
+        self, bot_id: int, decisions: Sequence[tuple[int, subscriptions.Decision]]
+    ) -> list[bool]:
+        """Apply in one transaction, queueing replies; False for an update applied before."""
+        ...
 
     async def next_update_id(self, bot_id: int) -> int: ...
 
 
 class Listener:
-    """Applies one bot's updates and answers the people who opt in or out."""
+    """Applies one bot's updates; the answers to people who opt in or out go to the outbox.
+
+    The bot's lease holder sends them, through the bot's one pacer: a listener never sends.
+    """
 
     def __init__(
         self,
@@ -56,11 +64,15 @@ class Listener:
 
     async def handle(self, update: types.Update) -> bool:
         """Apply one update; False when it was applied before (then nobody is answered)."""
-        decision = subscriptions.decide(signal_of(update), self.settings)
-        applied = await self.store.apply(self.bot.id, update.update_id, decision)
-        if applied and decision.reply and decision.change is not None:
-            await self._reply(decision.change.chat.chat_id, decision.reply)
-        return applied
+        return (await self.handle_batch([update]))[0]
+
+    async def handle_batch(self, updates: Sequence[types.Update]) -> list[bool]:
+        """Apply updates in order in one transaction; False for each applied before."""
+        decisions = [
+            (update.update_id, subscriptions.decide(signal_of(update), self.settings))
+            for update in updates
+        ]
+        return await self.store.apply_updates(self.bot.id, decisions)
 
     async def poll(self, stop: asyncio.Event) -> None:
         """Long-poll until stop is set or the token is revoked; the offset lives in the store."""
@@ -89,13 +101,21 @@ class Listener:
     async def _handle_batch(
         self, batch: list[types.Update], offset: int, stop: asyncio.Event
     ) -> int:
-        """Apply updates in order until stop; return the offset to poll from next."""
-        for update in batch:
-            if stop.is_set():
-                break
-            await self._handle_safely(update)
-            offset = update.update_id + 1
-        return offset
+        """Apply a batch in one transaction; return the offset to poll from next."""
+        if not batch:
+            return offset
+        try:
+            await self.handle_batch(batch)
+        except Exception:
+            # One update the rules or the store cannot take must not hold back the others:
+            # they are applied one at a time, and that one is logged and passed over.
+            log.warning("action=batch_failed bot=%s updates=%d", self.bot.name, len(batch))
+            for update in batch:
+                if stop.is_set():
+                    return offset
+                await self._handle_safely(update)
+                offset = update.update_id + 1
+        return batch[-1].update_id + 1
 
     def _fetch(self, offset: int) -> Awaitable[list[types.Update]]:
         return self.client.get_updates(offset, self.settings.poll_timeout_s, ALLOWED_UPDATES)
@@ -108,13 +128,6 @@ class Listener:
         except Exception:
             log.exception("action=update_failed bot=%s update_id=%s", self.bot.name,
                           update.update_id)  # fmt: skip
-
-    async def _reply(self, chat_id: int, text: str) -> None:
-        reply = models.Message(models.ContentKind.TEXT, text, models.ParseMode.NONE)
-        outcome = await self.client.send(chat_id, reply)
-        if outcome.action is not classify.Action.SENT:
-            log.warning("action=reply_failed bot=%s outcome=%s description=%s", self.bot.name,
-                        outcome.action, outcome.description)  # fmt: skip
 
 
 async def until_stopped(work: Awaitable[T], stop: asyncio.Event) -> T | None:

@@ -367,15 +367,36 @@ SELECT count(DISTINCT d.chat_id)
 
 -- name: lease_bots
 -- $1 worker_id, $2 lease_s, $3 max bots
--- Takes (or renews) leases on active bots that have deliveries of running runs.
+-- Takes (or renews) leases on active bots that have deliveries of running runs, or
+-- messages waiting in the outbox (a reply, a test send: the lease holder sends them).
 -- A lease held by another worker is taken only once it has expired.
 INSERT INTO bot_leases AS l (bot_id, worker_id, expires_at)
 SELECT b.id, $1, clock_timestamp() + make_interval(secs => $2)
   FROM bots b
  WHERE b.status = 'active'
-   AND EXISTS (SELECT 1 FROM deliveries d JOIN runs r ON r.id = d.run_id
-                WHERE d.bot_id = b.id AND r.status = 'running'
-                  AND d.status IN ('pending', 'sending'))
+   AND (EXISTS (SELECT 1 FROM deliveries d JOIN runs r ON r.id = d.run_id
+                 WHERE d.bot_id = b.id AND r.status = 'running'
+                   AND d.status IN ('pending', 'sending'))
+        OR EXISTS (SELECT 1 FROM outbox o
+                    WHERE o.bot_id = b.id AND o.status IN ('pending', 'sending')))
+ ORDER BY b.id
+ LIMIT $3
+ON CONFLICT (bot_id) DO UPDATE
+   SET worker_id = EXCLUDED.worker_id, expires_at = EXCLUDED.expires_at
+ WHERE l.worker_id = EXCLUDED.worker_id OR l.expires_at < clock_timestamp()
+RETURNING bot_id;
+
+-- name: lease_outbox_bots
+-- $1 worker_id, $2 lease_s, $3 max bots
+-- The outbox-only sender of `bulletin listen` and `campaign check`: a bot whose outbox has
+-- a message due, and only while no other process holds it (a worker sends it then).
+INSERT INTO bot_leases AS l (bot_id, worker_id, expires_at)
+SELECT b.id, $1, clock_timestamp() + make_interval(secs => $2)
+  FROM bots b
+ WHERE b.status = 'active'
+   AND EXISTS (SELECT 1 FROM outbox o
+                WHERE o.bot_id = b.id AND o.status = 'pending'
+                  AND o.due_at <= clock_timestamp())
  ORDER BY b.id
  LIMIT $3
 ON CONFLICT (bot_id) DO UPDATE
@@ -467,7 +488,11 @@ RETURNING d.id, d.claim_id, d.run_id, d.bot_id, d.chat_id, s.chat_type, d.attemp
 UPDATE deliveries d
    SET status = u.status,
        message_id = coalesce(u.message_id, d.message_id),
-       failure = u.failure,
+       -- A delivery skipped by the worker (the chat opted out after it was claimed)
+       -- names the subscriber's status as its failure, as a claim-time skip does.
+       failure = CASE WHEN u.status = 'skipped'
+                      THEN (SELECT s.status FROM subscribers s WHERE s.id = d.subscriber_id)
+                      ELSE u.failure END,
        error = coalesce(u.error, d.error),
        attempts = d.attempts + u.attempt_increment,
        due_at = u.answered_at + make_interval(secs => u.delay_s),
@@ -485,12 +510,17 @@ RETURNING d.id, d.claim_id;
 -- $1 bot_id, $2 worker_id, $3 claim token
 -- A claim that failed may still have committed, its answer lost: whatever it claimed
 -- never reached the worker, so was never sent, and goes back to pending. Returns how many.
+-- A token names a claim of deliveries or of outbox messages: both are looked at.
 WITH lost AS (
     UPDATE deliveries SET status = 'pending', claimed_by = NULL, updated_at = clock_timestamp()
      WHERE bot_id = $1 AND status = 'sending' AND claimed_by = $2 AND claim_id = $3
     RETURNING id
+), lost_messages AS (
+    UPDATE outbox SET status = 'pending', claimed_by = NULL
+     WHERE bot_id = $1 AND status = 'sending' AND claimed_by = $2 AND claim_id = $3
+    RETURNING id
 )
-SELECT count(*) FROM lost;
+SELECT (SELECT count(*) FROM lost) + (SELECT count(*) FROM lost_messages);
 
 -- name: release_claims
 -- $1 worker_id, $2 ids (bigint[]), $3 their claim ids (bigint[])
@@ -997,3 +1027,80 @@ WITH counted AS (
     DELETE FROM campaigns WHERE id = $1 RETURNING id
 )
 SELECT counted.runs, counted.deliveries FROM counted, deleted;
+
+-- ───── outbox (issue 9): every other message of a bot, sent by its lease holder ─────
+
+-- name: insert_outbox
+-- $1 bot_id, $2 chat_id, $3 kind ('reply' | 'test'), $4 message (jsonb)
+-- Queued and announced in one statement: the notify is delivered when the transaction
+-- commits, so the lease holder wakes for a row it can already see.
+WITH queued AS (
+    INSERT INTO outbox (bot_id, chat_id, kind, message) VALUES ($1, $2, $3, $4)
+    RETURNING id
+)
+SELECT id, pg_notify('bulletin_outbox', $1::bigint::text) FROM queued;
+
+-- name: notify_optout
+-- $1 bot_id, $2 chat_id
+-- In the transaction that records an opt-out: workers drop what they claimed for the chat.
+SELECT pg_notify('bulletin_optout', $1::bigint::text || ':' || $2::bigint::text);
+
+-- name: claim_outbox
+-- $1 bot_id, $2 worker_id, $3 limit, $4 claim token (unique among this worker's claims)
+-- The bot's due messages, oldest first; rows another transaction holds are skipped.
+WITH due AS (
+    SELECT id FROM outbox
+     WHERE bot_id = $1 AND status = 'pending' AND due_at <= clock_timestamp()
+     ORDER BY due_at, id
+     LIMIT $3
+       FOR UPDATE SKIP LOCKED
+)
+UPDATE outbox o
+   SET status = 'sending', claimed_by = $2, claim_id = $4
+  FROM due
+ WHERE o.id = due.id
+RETURNING o.id, o.claim_id, o.bot_id, o.chat_id, o.kind, o.message, o.attempts;
+
+-- name: record_outbox
+-- $1 worker_id, $2 ids, $3 statuses, $4 message_ids, $5 errors, $6 attempt increments,
+-- $7 delays_s, $8 answered_at, $9 claim ids
+-- Like record_outcomes: only rows still `sending` under the claim the outcome belongs to.
+UPDATE outbox o
+   SET status = u.status,
+       message_id = u.message_id,
+       error = u.error,
+       attempts = o.attempts + u.attempt_increment,
+       due_at = u.answered_at + make_interval(secs => u.delay_s),
+       sent_at = CASE WHEN u.status = 'sent' THEN u.answered_at END,
+       claimed_by = NULL
+  FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::int[], $7::float8[],
+              $8::timestamptz[], $9::bigint[])
+       AS u (id, status, message_id, error, attempt_increment, delay_s, answered_at, claim_id)
+ WHERE o.id = u.id AND o.status = 'sending' AND o.claimed_by = $1 AND o.claim_id = u.claim_id;
+
+-- name: release_outbox
+-- $1 worker_id, $2 ids (bigint[]), $3 their claim ids (bigint[])
+-- Claimed messages never handed to Telegram (a stop) go back to pending.
+UPDATE outbox o
+   SET status = 'pending', claimed_by = NULL
+  FROM unnest($2::bigint[], $3::bigint[]) AS r (id, claim_id)
+ WHERE o.id = r.id AND o.claim_id = r.claim_id AND o.status = 'sending' AND o.claimed_by = $1;
+
+-- name: settle_outbox_orphans
+-- $1 bot_id, $2 worker_id
+-- Under a fresh lease, a message still `sending` for another worker belongs to one that
+-- died mid-send: Telegram may have shown it. A reply is not worth saying twice.
+UPDATE outbox
+   SET status = 'failed', claimed_by = NULL,
+       error = 'worker stopped while sending; Telegram may or may not have delivered it'
+ WHERE bot_id = $1 AND status = 'sending' AND claimed_by IS DISTINCT FROM $2;
+
+-- name: outbox_outcomes
+-- $1 ids (bigint[])
+SELECT id, status, error FROM outbox WHERE id = ANY($1::bigint[]) ORDER BY id;
+
+-- name: cancel_outbox
+-- $1 ids (bigint[]), $2 reason
+-- A test send nobody could make in time is not left to go out later, unexpected.
+UPDATE outbox SET status = 'failed', error = $2
+ WHERE id = ANY($1::bigint[]) AND status = 'pending';
