@@ -24,6 +24,7 @@ from bulletin.content import budget
 
 STEPS_FILTER = "bulletin_steps"  # wraps every loop's iterable
 CONCAT_FILTER = "bulletin_concat"  # stands for `~`
+SIZED_FILTER = "bulletin_sized"  # wraps every list, tuple and dict a template writes out
 LOREM_LIMIT = (10, 100)  # paragraphs, words per paragraph
 # printf-style conversions: the width and precision are what can allocate.
 PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
@@ -43,6 +44,7 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         self.filters.update({name: _metered(f) for name, f in BOUNDED_FILTERS.items()})
         self.filters[STEPS_FILTER] = _steps
         self.filters[CONCAT_FILTER] = _concat
+        self.filters[SIZED_FILTER] = _sized
         self.globals.update(range=_range, lipsum=_lipsum, namespace=BoundedNamespace)
 
     @staticmethod
@@ -107,11 +109,33 @@ class Metered(NodeTransformer):
         items = nodes.List(node.nodes, lineno=node.lineno)
         return nodes.Filter(items, CONCAT_FILTER, [], [], None, None, lineno=node.lineno)
 
+    # Literals nest values without any call: `[y, y]` forty deep is small in memory but
+    # not to print or compare (`==` walks it in C, out of reach of any deadline).
+    def visit_List(self, node: nodes.List) -> nodes.Node:
+        self.generic_visit(node)
+        return nodes.Filter(node, SIZED_FILTER, [], [], None, None, lineno=node.lineno)
+
+    def visit_Dict(self, node: nodes.Dict) -> nodes.Node:
+        self.generic_visit(node)
+        return nodes.Filter(node, SIZED_FILTER, [], [], None, None, lineno=node.lineno)
+
+    def visit_Tuple(self, node: nodes.Tuple) -> nodes.Node:
+        self.generic_visit(node)
+        if node.ctx != "load":  # an assignment target (`for a, b in …`), not a value
+            return node
+        return nodes.Filter(node, SIZED_FILTER, [], [], None, None, lineno=node.lineno)
+
 
 def _steps(iterable: Iterable[Any]) -> Iterator[Any]:
     for item in iterable:
         budget.spend()
         yield item
+
+
+def _sized(value: Any) -> Any:
+    budget.spend()
+    budget.check_size(value)
+    return value
 
 
 def _concat(parts: list[Any]) -> str:
