@@ -6,10 +6,12 @@ from typing import Annotated
 
 import typer
 
+from bulletin import errors
 from bulletin.cli.context import Options, database, run
 from bulletin.cli.output import console, print_json, print_table
 from bulletin.db import bots as bot_rows
 from bulletin.models import DEFAULT_API_URL
+from bulletin.telegram.redact import check_proxy, mask_proxy
 
 app = typer.Typer(help="Register and manage bots.", no_args_is_help=True)
 
@@ -20,6 +22,16 @@ ProxyOption = Annotated[
         "'direct' for none). For connectivity only: never switched on Telegram's answers."
     ),
 ]
+
+
+def checked_proxies(proxies: list[str] | None) -> list[str] | None:
+    """--proxy values, each scheme://[user:password@]host:port or `direct`, else InputError."""
+    if proxies is None:
+        return None
+    try:
+        return [check_proxy(proxy.strip()) for proxy in proxies]
+    except ValueError as exc:
+        raise errors.InputError(str(exc)) from None
 
 
 @app.command("add")
@@ -43,6 +55,7 @@ def add(
 ) -> None:
     """Check a token with getMe and register the bot."""
     settings = ctx.ensure_object(Options).settings()
+    proxy = checked_proxies(proxy)
 
     async def go() -> None:
         from bulletin.telegram.client import BotClient  # aiogram takes seconds to import
@@ -98,6 +111,7 @@ def list_bots(
                 "status": bot.status.value,
                 "paid_broadcast": bot.paid_broadcast,
                 "subscribed": subscribed,
+                "proxies": [mask_proxy(proxy) for proxy in bot.proxies],
             }
             for bot, subscribed in listed
         ]
@@ -106,7 +120,10 @@ def list_bots(
             return
         print_table(
             "bots",
-            ["name", "username", "id", "token", "status", "msgs/s", "paid", "subscribed", "api"],
+            [
+                *["name", "username", "id", "token", "status", "msgs/s", "paid", "subscribed"],
+                *["api", "proxies"],
+            ],
             [
                 [
                     r["name"],
@@ -118,8 +135,9 @@ def list_bots(
                     "yes" if r["paid_broadcast"] else "no",
                     r["subscribed"],
                     r["api_url"],
+                    ", ".join(mask_proxy(proxy) for proxy in bot.proxies) or "-",
                 ]
-                for r in rows
+                for r, (bot, _) in zip(rows, listed, strict=True)
             ],
         )
 
@@ -164,6 +182,7 @@ def set_pace(
 ) -> None:
     """Change a bot's pace or proxies; running workers pick it up within a lease interval."""
     settings = ctx.ensure_object(Options).settings()
+    proxy = checked_proxies(proxy)
 
     async def go() -> None:
         async with database(settings) as pool, pool.acquire() as connection:
