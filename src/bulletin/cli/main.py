@@ -102,3 +102,17 @@ def main() -> None:
     except errors.BulletinError as exc:
         error_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(1)
+    except BaseExceptionGroup as group:  # a task group's: one line too, if that is all it is
+        expected, others = group.split(errors.BulletinError)
+        if expected is None or others is not None:
+            raise
+        first = next(iter(_leaves(expected)))
+        error_console.print(f"error: {first}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(1)
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    found: list[BaseException] = []
+    for inner in group.exceptions:
+        found += _leaves(inner) if isinstance(inner, BaseExceptionGroup) else [inner]
+    return found

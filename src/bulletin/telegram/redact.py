@@ -65,6 +65,8 @@ def error(raised: Exception, secrets: Sequence[str]) -> Exception:
 
 def mask_proxy(url: str) -> str:
     """A proxy URL without its credentials, for logs and tables."""
+    if "://" not in url and "@" in url:  # no scheme: all before the @ is credentials
+        return f"{MASK}@{url.rsplit('@', 1)[1]}"
     return text(url)
 
 
