@@ -6,7 +6,6 @@ import json
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 
 from bulletin import errors, models
 from bulletin.campaign.spec import CampaignSpec
@@ -150,7 +149,7 @@ def _rendered(spec: CampaignSpec, variant_name: str, recipient: models.Recipient
     except errors.ContentError as exc:
         return f"(cannot render: {exc})"
     media = ", ".join(f"{m.kind} {m.source}" for m in message.media)
-    return escape(f"[{message.kind}{': ' + media if media else ''}] {message.text}")
+    return f"[{message.kind}{': ' + media if media else ''}] {message.text}"  # a table shows text
 
 
 def _language(recipient: models.Recipient) -> str | None:

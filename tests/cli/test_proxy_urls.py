@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 import pytest
 
-from bulletin.sandbox import Sandbox, World
+from bulletin.sandbox import Sandbox
 from tests.cli.test_cli import add_bot
 from tests.support import run_cli
 
 
 @pytest.fixture
-async def sandbox() -> AsyncIterator[Sandbox]:
-    world = World.generate(0, seed=12)
-    world.add_bot(rate_per_s=200)
-    async with Sandbox(world) as running:
-        yield running
+def sandbox(bare_sandbox: Sandbox) -> Sandbox:
+    return bare_sandbox
 
 
 BAD_PROXIES = {
