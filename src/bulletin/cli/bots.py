@@ -106,7 +106,7 @@ def list_bots(
                 "username": bot.username,
                 "id": bot.id,
                 "token": bot.masked_token,
-                "api_url": bot.api_url,
+                "api_url": mask_proxy(bot.api_url),  # masks any URL's credentials
                 "rate_per_s": bot.rate_per_s,
                 "status": bot.status.value,
                 "paid_broadcast": bot.paid_broadcast,
