@@ -37,10 +37,25 @@ def admin_url() -> Iterator[str]:
         return
     # Outside pytest's tmp dirs: another pytest run rotates those away under a live server.
     folder = Path(tempfile.mkdtemp(prefix="bulletin-test-pg-"))
+    folder.chmod(0o755)  # run as root, the server's own user must reach it
     try:
         yield embedded.start(folder / "postgres")
     finally:
         embedded.stop(folder / "postgres")
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def open_tmp_path() -> Iterator[Path]:
+    """A temporary folder others may enter (run as root, the embedded server's user must),
+    with any embedded cluster in it stopped after."""
+    folder = Path(tempfile.mkdtemp(prefix="bulletin-open-"))
+    folder.chmod(0o755)
+    try:
+        yield folder
+    finally:
+        for pid_file in folder.rglob("postmaster.pid"):
+            embedded.stop(pid_file.parent)
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -12,6 +12,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from bulletin import errors
+from bulletin.telegram import redact
 
 ENV_PREFIX = "BULLETIN_"
 CONFIG_FILE_NAME = "bulletin.toml"
@@ -26,6 +27,12 @@ def comma_separated(value: object) -> object:
 
 Words = Annotated[tuple[str, ...], pydantic.BeforeValidator(comma_separated)]
 """A list setting, also written as one comma-separated string."""
+
+ProxyUrls = Annotated[
+    tuple[Annotated[str, pydantic.AfterValidator(redact.check_proxy)], ...],
+    pydantic.BeforeValidator(comma_separated),
+]
+"""Proxy URLs (scheme://[user:password@]host:port, or `direct`), checked when read."""
 
 
 class WorkerSettings(BaseModel):
@@ -51,7 +58,7 @@ class TelegramSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     # Tried in order ("direct" for no proxy); a bot's own list replaces this one.
-    proxies: Words = ()
+    proxies: ProxyUrls = Field(default=(), repr=False)  # credentials: never in a repr
     proxy_retry_s: float = Field(default=30.0, gt=0)
 
 
@@ -84,10 +91,20 @@ class Settings(BaseModel):
         return self.data_dir / "postgres"
 
 
+ROOT_DATA_DIR = Path("/var/lib/bulletin")
+
+
 def default_data_dir(environ: Mapping[str, str]) -> Path:
-    """~/.local/share/bulletin, or under $XDG_DATA_HOME when set."""
-    base = environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "bulletin"
+    """~/.local/share/bulletin, or under $XDG_DATA_HOME when set; /var/lib/bulletin for root.
+
+    Root's home is closed to other users, and the embedded PostgreSQL, which refuses to run
+    as root, runs as a user of its own that must reach its files: never by opening up /root.
+    """
+    if environ.get("XDG_DATA_HOME"):
+        return Path(environ["XDG_DATA_HOME"]) / "bulletin"
+    if os.geteuid() == 0:
+        return ROOT_DATA_DIR
+    return Path.home() / ".local" / "share" / "bulletin"
 
 
 def load(

@@ -187,6 +187,14 @@ class Bot:
     def masked_token(self) -> str:
         return mask_token(self.token)
 
+    def __repr__(self) -> str:
+        # A repr ends up in logs and tracebacks: the token and proxy credentials stay out.
+        return (
+            f"Bot(id={self.id!r}, name={self.name!r}, username={self.username!r},"
+            f" token={self.masked_token!r}, api_url={self.api_url!r}, status={self.status!r},"
+            f" proxies=<{len(self.proxies)} hidden>)"
+        )
+
 
 def mask_token(token: str) -> str:
     """Show a token as `123456:…abcd`, never whole."""

@@ -192,7 +192,8 @@ async def test_cli__serve__delivers_started_runs_and_drains_on_sigterm(
     assert len(ledger_counts(sandbox)) == 51
 
 
-async def test_cli__embedded_postgres__init_and_use_without_a_url(tmp_path: Path) -> None:
+async def test_cli__embedded_postgres__init_and_use_without_a_url(open_tmp_path: Path) -> None:
+    tmp_path = open_tmp_path
     env = {k: v for k, v in os.environ.items() if not k.startswith("BULLETIN_")}
     env["BULLETIN_DATA_DIR"] = str(tmp_path / "data")
     try:
@@ -214,7 +215,10 @@ async def test_cli__embedded_postgres__init_and_use_without_a_url(tmp_path: Path
         embedded.stop(tmp_path / "data" / "postgres")
 
 
-async def test_cli__demo__runs_a_campaign_end_to_end_on_embedded_postgres(tmp_path: Path) -> None:
+async def test_cli__demo__runs_a_campaign_end_to_end_on_embedded_postgres(
+    open_tmp_path: Path,
+) -> None:
+    tmp_path = open_tmp_path
     env = {k: v for k, v in os.environ.items() if not k.startswith("BULLETIN_")}
     env["BULLETIN_DATA_DIR"] = str(tmp_path / "data")
     try:

@@ -68,6 +68,7 @@ async def test_run__5xx_timeouts_and_lost_answers__every_delivery_settled_and_na
 def own_postgres() -> Iterator[Path]:
     """An embedded PostgreSQL this test may stop and start."""
     folder = Path(tempfile.mkdtemp(prefix="bulletin-outage-"))
+    folder.chmod(0o755)  # run as root, the server's own user must reach it
     try:
         yield folder / "postgres"
     finally:

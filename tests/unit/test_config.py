@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)  # an ordinary user, whoever runs the tests
     return home
 
 
@@ -52,6 +54,15 @@ def test_load__xdg_data_home_empty__home_default(isolated_home: Path) -> None:
     settings = config.load(None, {"XDG_DATA_HOME": ""})
 
     assert settings.data_dir == isolated_home / ".local" / "share" / "bulletin"
+
+
+def test_default_data_dir__root__var_lib_not_its_closed_home(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+
+    assert config.default_data_dir({}) == Path("/var/lib/bulletin")
+    assert config.default_data_dir({"XDG_DATA_HOME": "/srv/data"}) == Path("/srv/data/bulletin")
 
 
 def test_default_data_dir__reads_only_the_given_environ(

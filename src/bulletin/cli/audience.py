@@ -225,6 +225,13 @@ def export(
     subscribed_before: Annotated[
         str | None, typer.Option(help="Only chats that subscribed before (ISO 8601; UTC)")
     ] = None,
+    raw: Annotated[
+        bool,
+        typer.Option(
+            "--raw",
+            help="CSV cells exactly as stored: no ' before a leading = + - @ (for programs)",
+        ),
+    ] = False,
 ) -> None:
     """Write subscribers as CSV or JSON Lines, in the shape `audience import` reads back.
 
@@ -247,7 +254,7 @@ def export(
             selection = audience_rows.Filter(found.id, status, segment)
             names = await audience_rows.field_names(connection, selection)
             with _output(output) as stream:
-                writer = Writer(stream, chosen_format, names)
+                writer = Writer(stream, chosen_format, names, raw=raw)
                 async with connection.transaction():
                     async for record in audience_rows.export(connection, selection):
                         writer.write(record)

@@ -13,6 +13,7 @@ from bulletin.cli.output import console, print_json, print_table
 from bulletin.db import bots as bot_rows
 from bulletin.db.connection import Connection
 from bulletin.models import DEFAULT_API_URL
+from bulletin.telegram.redact import check_proxy, mask_proxy
 
 if TYPE_CHECKING:
     from bulletin.telegram.client import Identity
@@ -26,6 +27,16 @@ ProxyOption = Annotated[
         "'direct' for none). For connectivity only: never switched on Telegram's answers."
     ),
 ]
+
+
+def checked_proxies(proxies: list[str] | None) -> list[str] | None:
+    """--proxy values, each scheme://[user:password@]host:port or `direct`, else InputError."""
+    if proxies is None:
+        return None
+    try:
+        return [check_proxy(proxy.strip()) for proxy in proxies]
+    except ValueError as exc:
+        raise errors.InputError(str(exc)) from None
 
 
 @app.command("add")
@@ -49,6 +60,7 @@ def add(
 ) -> None:
     """Check a token with getMe and register the bot."""
     settings = ctx.ensure_object(Options).settings()
+    proxy = checked_proxies(proxy)
 
     async def go() -> None:
         identity = await _get_me(settings, token.strip(), api_url, proxy or ())
@@ -106,11 +118,12 @@ def list_bots(
                 "username": bot.username,
                 "id": bot.id,
                 "token": bot.masked_token,
-                "api_url": bot.api_url,
+                "api_url": mask_proxy(bot.api_url),  # masks any URL's credentials
                 "rate_per_s": bot.rate_per_s,
                 "status": bot.status.value,
                 "paid_broadcast": bot.paid_broadcast,
                 "subscribed": subscribed,
+                "proxies": [mask_proxy(proxy) for proxy in bot.proxies],
             }
             for bot, subscribed in listed
         ]
@@ -119,7 +132,10 @@ def list_bots(
             return
         print_table(
             "bots",
-            ["name", "username", "id", "token", "status", "msgs/s", "paid", "subscribed", "api"],
+            [
+                *["name", "username", "id", "token", "status", "msgs/s", "paid", "subscribed"],
+                *["api", "proxies"],
+            ],
             [
                 [
                     r["name"],
@@ -131,8 +147,9 @@ def list_bots(
                     "yes" if r["paid_broadcast"] else "no",
                     r["subscribed"],
                     r["api_url"],
+                    ", ".join(mask_proxy(proxy) for proxy in bot.proxies) or "-",
                 ]
-                for r in rows
+                for r, (bot, _) in zip(rows, listed, strict=True)
             ],
         )
 
@@ -182,6 +199,7 @@ def set_pace(
     """Change a bot's pace, proxies or API server; running workers pick it up within a lease
     interval."""
     settings = ctx.ensure_object(Options).settings()
+    proxy = checked_proxies(proxy)
 
     async def go() -> None:
         async with database(settings) as pool, pool.acquire() as connection:

@@ -17,6 +17,9 @@ _NETWORK_LIBRARIES = {
 
 def describe(error: BaseException) -> tuple[str, bool]:
     """The one line to print, and whether the failure was expected (not a bug of ours)."""
+    if isinstance(error, BaseExceptionGroup):  # a task group's: its first unexpected failure
+        described = [describe(leaf) for leaf in _leaves(error)]
+        return next((d for d in described if not d[1]), described[0])
     if isinstance(error, errors.BulletinError):
         return str(error), True
     said = database_failures.describe(error)
@@ -42,3 +45,10 @@ def _os_error(error: OSError) -> str:
 def _first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    found: list[BaseException] = []
+    for inner in group.exceptions:
+        found += _leaves(inner) if isinstance(inner, BaseExceptionGroup) else [inner]
+    return found

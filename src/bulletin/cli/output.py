@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 from collections.abc import Mapping, Sequence
@@ -13,6 +14,7 @@ from typing import Any, TextIO
 import typer.core
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 # Wide enough that no line of a table is ever folded; nothing here fills the width.
 UNWRAPPED_WIDTH = 10_000
@@ -52,7 +54,10 @@ def print_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequen
     ids = [is_id(column) for column in columns]
     for row in rows:
         table.add_row(
-            *(_cell(value, id_column) for value, id_column in zip(row, ids, strict=False))
+            *(
+                shown_as_text(_cell(value, id_column))
+                for value, id_column in zip(row, ids, strict=False)
+            )
         )
     console.print(table)
 
@@ -62,7 +67,7 @@ def print_mapping(title: str, values: Mapping[str, Any]) -> None:
     table.add_column("", style="bold")
     table.add_column("", justify="right")
     for key, value in values.items():
-        table.add_row(key, _cell(value, is_id(key)))
+        table.add_row(key, shown_as_text(_cell(value, is_id(key))))
     console.print(table)
 
 
@@ -70,6 +75,16 @@ def is_id(name: str) -> bool:
     """Whether a column holds ids (bot, chat, run), printed bare so they can be pasted back."""
     words = name.lower().replace("_", " ").split()
     return bool(words) and words[-1] in {"id", "chat", "run"}
+
+
+# C0 but newline, DEL, C1 (ESC, CSI …) and bidirectional overrides: a subscriber's name
+# must not clear the screen, move the cursor, or reorder what the table shows.
+_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def shown_as_text(cell: str) -> Text:
+    """cell as literal text: never Rich markup, control characters shown as escapes."""
+    return Text(_CONTROL.sub(lambda found: ascii(found.group())[1:-1], cell))
 
 
 def _cell(value: Any, id_column: bool = False) -> str:

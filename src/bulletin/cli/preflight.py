@@ -7,7 +7,6 @@ import json
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from bulletin import config, errors, models
 from bulletin.campaign import lifecycle
@@ -201,7 +200,7 @@ def _rendered(spec: CampaignSpec, variant_name: str, recipient: models.Recipient
     except errors.ContentError as exc:
         return f"(cannot render: {exc})"
     media = ", ".join(f"{m.kind} {m.source}" for m in message.media)
-    return escape(f"[{message.kind}{': ' + media if media else ''}] {message.text}")
+    return f"[{message.kind}{': ' + media if media else ''}] {message.text}"  # a table shows text
 
 
 def _language(recipient: models.Recipient) -> str | None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass
 
 from aiogram import exceptions as tg
+
+from bulletin.telegram import redact
 
 
 class Action(enum.StrEnum):
@@ -92,6 +95,12 @@ def sent(message_id: int, file_ids: tuple[str, ...] = ()) -> Outcome:
 
 def classify(error: BaseException) -> Outcome:
     """What a failed Bot API call means for the delivery, the chat, the bot and the campaign."""
+    outcome = _classify(error)
+    # The description is stored and printed: no token in it, whoever's it is.
+    return dataclasses.replace(outcome, description=redact.text(outcome.description))
+
+
+def _classify(error: BaseException) -> Outcome:
     match error:
         case tg.TelegramRetryAfter():
             return Outcome(

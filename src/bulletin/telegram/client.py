@@ -22,7 +22,7 @@ from aiogram.utils.token import TokenValidationError, validate_token
 from aiohttp_socks import ProxyConnectionError, ProxyError, ProxyTimeoutError
 
 from bulletin import config, errors, models
-from bulletin.telegram import classify, messages
+from bulletin.telegram import classify, messages, redact
 from bulletin.telegram.routes import Routes
 
 log = logging.getLogger(__name__)
@@ -132,9 +132,21 @@ class BotClient:
     async def _call(self, method: TelegramMethod[T]) -> T:
         return await self._through_route(lambda bot: bot(method))
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """What no text of this client's may show: the token, proxy credentials."""
+        return self.routes.secrets
+
     async def _through_route(
         self, call: Callable[[Bot], Awaitable[T]], *, timeout_s: float | None = None
     ) -> T:
+        """Call through the current route; every error leaves with its secrets masked."""
+        try:
+            return await self._on_route(call, timeout_s)
+        except Exception as exc:
+            raise redact.error(exc, self.secrets) from None
+
+    async def _on_route(self, call: Callable[[Bot], Awaitable[T]], timeout_s: float | None) -> T:
         """Call through the current route; a network failure rests that route, then re-raises."""
         route = self.routes.current()
         try:

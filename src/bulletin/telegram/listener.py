@@ -15,6 +15,7 @@ from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
 
 from bulletin import models, subscriptions
 from bulletin.config import ListenerSettings
+from bulletin.telegram import redact
 from bulletin.telegram.client import BotClient
 from bulletin.telegram.signals import ALLOWED_UPDATES, signal_of
 
@@ -92,7 +93,7 @@ class Listener:
                 failures += 1
                 delay_s = min(BACKOFF_FIRST_S * 2 ** (failures - 1), BACKOFF_CAP_S)
                 log.warning("action=poll_failed bot=%s error=%s delay_s=%.1f", self.bot.name,
-                            error, delay_s)  # fmt: skip
+                            redact.text(str(error), self.client.secrets), delay_s)  # fmt: skip
                 await until_stopped(asyncio.sleep(delay_s), stop)
                 continue
             failures = 0

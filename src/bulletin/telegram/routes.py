@@ -6,24 +6,16 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 
+from bulletin import errors
+from bulletin.telegram import redact
+from bulletin.telegram.redact import DIRECT, mask_proxy
+
 log = logging.getLogger(__name__)
-
-DIRECT = "direct"
-
-
-def mask_proxy(url: str) -> str:
-    """A proxy URL without its password, for logs and tables."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 @dataclass
@@ -54,6 +46,12 @@ class Routes:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         api = TelegramAPIServer.from_base(api_url.rstrip("/"))
+        for proxy in proxies:
+            try:  # saved before proxies were checked, or set in a config file
+                redact.check_proxy(proxy)
+            except ValueError as exc:
+                raise errors.ConfigError(str(exc)) from None
+        self.secrets = redact.secrets_of(token, proxies)
         self._routes = [
             Route(
                 mask_proxy(proxy),
@@ -85,7 +83,7 @@ class Routes:
             route.label,
             self._retry_s,
             self.current().label,
-            reason,
+            redact.text(reason, self.secrets),
         )
 
     async def close(self) -> None:

@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ROUTE = "/telegram/{bot_id}"
 SHUTDOWN_TIMEOUT_S = 2.0
+MAX_DEPTH = 32  # Telegram's updates nest about ten levels
+BIGINT = 2**63  # every id is stored as a PostgreSQL bigint
 
 
 class WebhookServer:
@@ -41,17 +43,16 @@ class WebhookServer:
         listener = self._listeners.get(_bot_id(request))
         if listener is None:
             raise web.HTTPNotFound()
-        secret = request.headers.get(SECRET_HEADER, "")
-        if not hmac.compare_digest(secret.encode(), listener.secret_token.encode()):
+        if not _secret_matches(request.headers.get(SECRET_HEADER, ""), listener.secret_token):
             log.warning("action=webhook_refused bot=%s reason=bad_secret", listener.bot.name)
             raise web.HTTPUnauthorized()
         try:
-            update = types.Update.model_validate(await request.json())
-        except (ValueError, pydantic.ValidationError) as error:
+            update = types.Update.model_validate(_checked(await request.json()))
+        except (ValueError, RecursionError, pydantic.ValidationError) as error:
             # Sending it again would not make it readable: accept and log it.
-            log.error("action=update_unreadable bot=%s error=%s", listener.bot.name, error)
+            log.error("action=update_unreadable bot=%s error=%.200s", listener.bot.name, error)
             return web.Response()
-        await listener.handle(update)
+        await listener.handle(update)  # a failure answers 500: Telegram sends it again
         return web.Response()
 
     async def register(self) -> None:
@@ -103,3 +104,31 @@ def _bot_id(request: web.Request) -> int:
         return int(request.match_info["bot_id"])
     except ValueError:
         raise web.HTTPNotFound() from None
+
+
+def _secret_matches(header: str, expected: str) -> bool:
+    """Constant-time compare; a header that is not even text (surrogates) is just wrong."""
+    try:
+        given = header.encode()
+    except UnicodeEncodeError:
+        return False
+    return hmac.compare_digest(given, expected.encode())
+
+
+def _checked(document: object) -> object:
+    """document if it nests at most MAX_DEPTH deep, every integer fits a bigint and no
+    text holds a NUL (PostgreSQL's text cannot): what the store would refuse on every retry."""
+    pending: list[tuple[object, int]] = [(document, 0)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_DEPTH}")
+        if isinstance(value, dict):
+            pending += [(item, depth + 1) for item in value.values()]
+        elif isinstance(value, list):
+            pending += [(item, depth + 1) for item in value]
+        elif isinstance(value, int) and not -BIGINT <= value < BIGINT:
+            raise ValueError("a number beyond bigint")
+        elif isinstance(value, str) and "\x00" in value:
+            raise ValueError("a NUL character in a text")
+    return document
