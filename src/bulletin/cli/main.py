@@ -22,6 +22,7 @@ from bulletin.cli import (
     listen,
     preflight,
     sandbox,
+    stats,
 )
 from bulletin.cli.context import Options, configure_logging, database, run
 from bulletin.cli.output import console, error_console
@@ -45,6 +46,7 @@ delivery.register(app)
 sandbox.register(app)
 listen.register(app)
 demo.register(app)
+stats.register(app)
 
 
 def _version(value: bool) -> None:
