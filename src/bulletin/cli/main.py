@@ -21,6 +21,7 @@ from bulletin.cli import (
     failures,
     listen,
     preflight,
+    reports,
     sandbox,
     stats,
 )
@@ -40,6 +41,7 @@ app.add_typer(bots.app, name="bot")
 app.add_typer(audience.app, name="audience")
 campaign_files.register(campaigns.app)
 preflight.register(campaigns.app)
+reports.register(campaigns.app)
 app.add_typer(campaigns.app, name="campaign")
 app.add_typer(db.app, name="db")
 delivery.register(app)

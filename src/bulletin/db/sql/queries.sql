@@ -1192,3 +1192,15 @@ SELECT s.day, c.name AS campaign, v.name AS variant, s.sent, s.failed, s.blocked
  WHERE s.campaign_id = $1
    AND s.day > (clock_timestamp() AT TIME ZONE 'UTC')::date - $2::integer
  ORDER BY s.day, v.name;
+
+-- name: delivery_report
+-- $1 run_id, $2 outcome (NULL: every delivery; a status, or the failure blocked / gone)
+-- One row per delivery of a run, for `campaign report`: read through a cursor, in id order
+-- (the primary key walks it without a sort). blocked and gone mean what campaign status
+-- counts: the delivery's failure, whatever its status.
+SELECT d.chat_id, d.status, d.failure, d.error, d.attempts,
+       coalesce(d.sent_at, d.updated_at) AS at
+  FROM deliveries d
+ WHERE d.run_id = $1
+   AND ($2::text IS NULL OR d.status = $2 OR d.failure = $2)
+ ORDER BY d.id;
