@@ -6,7 +6,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -74,6 +74,17 @@ class ListenerSettings(BaseModel):
     reply_timeout_s: float = Field(default=10.0, gt=0)
 
 
+class LogSettings(BaseModel):
+    """Where logs go and how they look: `[log]` in the config, --log-format and --log-file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    format: Literal["text", "json"] = "text"
+    file: Path | None = None  # None: stderr
+    max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)  # rotate the file at this size
+    backup_count: int = Field(default=5, ge=0)  # rotated files kept
+
+
 class Settings(BaseModel):
     """Everything bulletin reads from its environment, resolved once and passed down."""
 
@@ -85,6 +96,7 @@ class Settings(BaseModel):
     worker: WorkerSettings = WorkerSettings()
     telegram: TelegramSettings = TelegramSettings()
     listener: ListenerSettings = ListenerSettings()
+    log: LogSettings = LogSettings()
 
     @property
     def embedded_pgdata(self) -> Path:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bulletin import config
+from bulletin import config, errors
+from bulletin.cli import logs
 from bulletin.db import migrations
 from bulletin.db.pool import Pool, open_pool
 
@@ -28,6 +29,8 @@ class Options:
     data_dir: Path | None = None
     database_url: str | None = None
     verbose: int = 0
+    log_format: str | None = None
+    log_file: Path | None = None
 
     def child_environment(self, environ: Mapping[str, str]) -> dict[str, str]:
         """The global flags as environment for a child process; a URL never goes on a command line."""
@@ -38,22 +41,39 @@ class Options:
             env["BULLETIN_DATA_DIR"] = str(self.data_dir.resolve())
         if self.database_url is not None:
             env["BULLETIN_DATABASE_URL"] = self.database_url
+        if self.log_format is not None:
+            env["BULLETIN_LOG__FORMAT"] = self.log_format
+        if self.log_file is not None:
+            env["BULLETIN_LOG__FILE"] = str(self.log_file.resolve())
         return env
 
     def settings(self) -> config.Settings:
         return config.load(
             self.config_path,
             os.environ,
-            {"data_dir": self.data_dir, "database_url": self.database_url},
+            {
+                "data_dir": self.data_dir,
+                "database_url": self.database_url,
+                "log": {
+                    key: value
+                    for key, value in (("format", self.log_format), ("file", self.log_file))
+                    if value is not None
+                }
+                or None,
+            },
         )
 
 
 def configure_logging(settings: config.Settings, verbose: int) -> None:
     configured = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.WARNING)
     level = logging.DEBUG if verbose > 1 else logging.INFO if verbose else configured
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s", force=True
-    )
+    try:
+        chosen = logs.handler(settings.log)
+    except OSError as error:
+        raise errors.ConfigError(
+            f"cannot write log file {settings.log.file}: {error.strerror or error}"
+        ) from None
+    logging.basicConfig(level=level, handlers=[chosen], force=True)
     # aiogram logs each request at INFO; keep the engine's own lines readable.
     logging.getLogger("aiogram").setLevel(max(logging.WARNING, level))
 

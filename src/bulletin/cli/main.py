@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import sys
 import traceback
 from pathlib import Path
@@ -21,12 +22,20 @@ from bulletin.cli import (
     failures,
     listen,
     preflight,
+    reports,
     sandbox,
+    stats,
 )
 from bulletin.cli.context import Options, configure_logging, database, run
 from bulletin.cli.output import console, error_console
 from bulletin.db import migrations
 from bulletin.db.pool import describe_url, resolve_url
+
+
+class LogFormat(enum.StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
 
 app = typer.Typer(
     name="bulletin",
@@ -39,12 +48,14 @@ app.add_typer(bots.app, name="bot")
 app.add_typer(audience.app, name="audience")
 campaign_files.register(campaigns.app)
 preflight.register(campaigns.app)
+reports.register(campaigns.app)
 app.add_typer(campaigns.app, name="campaign")
 app.add_typer(db.app, name="db")
 delivery.register(app)
 sandbox.register(app)
 listen.register(app)
 demo.register(app)
+stats.register(app)
 
 
 def _version(value: bool) -> None:
@@ -72,13 +83,22 @@ def global_options(
     verbose: Annotated[
         int, typer.Option("--verbose", "-v", count=True, show_default=False, help="More logs")
     ] = 0,
+    log_format: Annotated[
+        LogFormat | None, typer.Option("--log-format", help="text or json [config: log.format]")
+    ] = None,
+    log_file: Annotated[
+        Path | None,
+        typer.Option("--log-file", help="Rotating log file instead of stderr [config: log.file]"),
+    ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version")
     ] = False,
 ) -> None:
     """Broadcast to the people who opted in to your Telegram bots."""
     _verbosity[0] = verbose
-    options = Options(config_path, data_dir, database_url, verbose)
+    options = Options(
+        config_path, data_dir, database_url, verbose, log_format and log_format.value, log_file
+    )
     configure_logging(options.settings(), verbose)
     ctx.obj = options
 

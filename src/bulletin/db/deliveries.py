@@ -10,11 +10,14 @@ import asyncpg
 from bulletin import models
 from bulletin.db import bots as bot_rows
 from bulletin.db import outbox as outbox_rows
+from bulletin.db import stats
 from bulletin.db import subscribers as subscriber_rows
 from bulletin.db import variants as variant_rows
 from bulletin.db.connection import Connection
 from bulletin.db.pool import connection as pooled
 from bulletin.db.queries import sql
+
+RATE_LIMITED_EVENT = "delivery.rate_limited"  # engine.decide's event for a 429
 
 
 class DeliveryStore:
@@ -82,16 +85,19 @@ class DeliveryStore:
                     for row in rows
                 ],
             )
+            await stats.add_deliveries(connection, rows)
             return [(row["run_id"], row["chat_id"]) for row in rows]
 
     async def claim(
         self, bot_id: int, worker_id: str, limit: int, claim_id: int
     ) -> tuple[list[models.Delivery], list[int]]:
         """Claim due deliveries under a token: (to send, run ids skipped for consent)."""
-        async with pooled(self._pool) as connection:
+        # One transaction: the chats skipped for consent are counted as they commit.
+        async with pooled(self._pool) as connection, connection.transaction():
             rows = await connection.fetch(
                 sql("claim_deliveries"), bot_id, worker_id, limit, claim_id
             )
+            await stats.add_deliveries(connection, rows)
         # One Template per variant in the batch: rendering caches key on it.
         templates: dict[int, models.Template] = {}
         claimed = [_to_delivery(row, templates) for row in rows if row["status"] == "sending"]
@@ -133,10 +139,14 @@ class DeliveryStore:
                     if r.event is not None
                 ],
             )
+            settled = list(rows)
             for result in written:
-                await _apply_side_effects(connection, result)
+                settled += await _apply_side_effects(connection, result)
             run_ids = sorted({r.run_id for r in results})
-            return await finish_runs(connection, run_ids)
+            finished = await finish_runs(connection, run_ids)
+            rate_limited = {r.delivery_id for r in written if r.event == RATE_LIMITED_EVENT}
+            await stats.add_deliveries(connection, settled, rate_limited)
+            return finished
 
     async def finish_runs(self, run_ids: Sequence[int]) -> list[int]:
         async with pooled(self._pool) as connection:
@@ -221,8 +231,13 @@ async def _mark_subscribers(
         )
 
 
-async def _apply_side_effects(connection: Connection, result: models.DeliveryResult) -> None:
-    """The rare outcomes that change more than the delivery: one statement each."""
+async def _apply_side_effects(
+    connection: Connection, result: models.DeliveryResult
+) -> list[asyncpg.Record]:
+    """The rare outcomes that change more than the delivery: one statement each.
+
+    Returns the deliveries they settled (a migrated group's delivery skipped), for the stats.
+    """
     if result.pause_run:
         await connection.execute(sql("pause_run"), result.run_id, result.error)
     if result.revoke_bot:
@@ -230,10 +245,13 @@ async def _apply_side_effects(connection: Connection, result: models.DeliveryRes
             sql("set_bot_status"), result.bot_id, models.BotStatus.REVOKED.value
         )
     if result.migrate_to_chat_id is not None:
-        await _migrate(connection, result, result.migrate_to_chat_id)
+        return await _migrate(connection, result, result.migrate_to_chat_id)
+    return []
 
 
-async def _migrate(connection: Connection, result: models.DeliveryResult, new_chat_id: int) -> None:
+async def _migrate(
+    connection: Connection, result: models.DeliveryResult, new_chat_id: int
+) -> list[asyncpg.Record]:
     subscriber_id = await connection.fetchval(
         sql("migrate_chat"), result.bot_id, result.chat_id, new_chat_id
     )
@@ -242,10 +260,11 @@ async def _migrate(connection: Connection, result: models.DeliveryResult, new_ch
         redirected = await connection.fetchval(
             sql("redirect_delivery"), result.delivery_id, subscriber_id, new_chat_id
         )
-    if redirected is None:
-        await connection.execute(
-            sql("skip_delivery"),
-            result.delivery_id,
-            "migrated",
-            f"group moved to {new_chat_id}, which this run already covers",
-        )
+    if redirected is not None:
+        return []
+    return await connection.fetch(
+        sql("skip_delivery"),
+        result.delivery_id,
+        "migrated",
+        f"group moved to {new_chat_id}, which this run already covers",
+    )

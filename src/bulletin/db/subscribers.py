@@ -10,6 +10,7 @@ from typing import Any, Protocol
 import asyncpg
 
 from bulletin import models
+from bulletin.db import stats
 from bulletin.db.connection import Connection
 from bulletin.db.queries import sql
 
@@ -84,6 +85,7 @@ async def import_staged(
     extra_tags = sorted(set(tags))
     row = await connection.fetchrow(sql("merge_staging"), bot_id, extra_tags, source)
     assert row is not None
+    await stats.add_subscribers(connection, bot_id, subscribed=row["inserted"] + resubscribed)
     return MergeResult(
         inserted=row["inserted"],
         updated=row["updated"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 
 from bulletin import models
-from bulletin.db import outbox
+from bulletin.db import outbox, stats
 from bulletin.db.connection import Connection
 from bulletin.db.pool import Pool, retrying
 from bulletin.db.pool import connection as pooled
@@ -44,10 +44,18 @@ class UpdateStore:
         self, bot_id: int, decisions: Sequence[tuple[int, Decision]]
     ) -> list[bool]:
         async with pooled(self._pool) as connection, connection.transaction():
-            return [
-                await _apply_one(connection, bot_id, update_id, decision)
+            changed: list[Kind] = []
+            applied = [
+                await _apply_one(connection, bot_id, update_id, decision, changed)
                 for update_id, decision in decisions
             ]
+            await stats.add_subscribers(
+                connection,
+                bot_id,
+                subscribed=sum(kind in _NEW_SUBSCRIBER for kind in changed),
+                opted_out=sum(kind in _OPT_OUT for kind in changed),
+            )
+            return applied
 
     async def next_update_id(self, bot_id: int) -> int:
         """Where long polling resumes: 0 (everything Telegram holds) before the first update."""
@@ -59,12 +67,13 @@ class UpdateStore:
 
 
 async def _apply_one(
-    connection: Connection, bot_id: int, update_id: int, decision: Decision
+    connection: Connection, bot_id: int, update_id: int, decision: Decision, changed: list[Kind]
 ) -> bool:
     if await connection.fetchval(sql("claim_update"), bot_id, update_id) is None:
         return False
     if decision.change is not None:
-        await apply_change(connection, bot_id, decision.change)
+        if await apply_change(connection, bot_id, decision.change):
+            changed.append(decision.change.kind)
         if decision.reply:
             reply = models.Message(models.ContentKind.TEXT, decision.reply, models.ParseMode.NONE)
             await outbox.enqueue(
@@ -73,14 +82,16 @@ async def _apply_one(
     return True
 
 
-async def apply_change(connection: Connection, bot_id: int, change: Change) -> None:
+async def apply_change(connection: Connection, bot_id: int, change: Change) -> bool:
     """Write one change to the subscribers table, and its event when something changed."""
     recorded = await _WRITERS[change.kind](connection, bot_id, change)
-    if recorded is not None:
-        chat_id, detail = recorded
-        await connection.execute(
-            sql("insert_events"), [change.kind.value], [bot_id], [None], [chat_id], [detail]
-        )
+    if recorded is None:
+        return False
+    chat_id, detail = recorded
+    await connection.execute(
+        sql("insert_events"), [change.kind.value], [bot_id], [None], [chat_id], [detail]
+    )
+    return True
 
 
 # Each writer returns the event to record, (chat id, detail), or None when nothing changed.
@@ -148,6 +159,10 @@ _WRITERS: dict[Kind, Writer] = {
     Kind.UNBLOCK: _note_unblock,
     Kind.MIGRATE: _migrate,
 }
+
+# What the daily rollups count: the same changes as the subscriber.* events they log.
+_NEW_SUBSCRIBER = frozenset({Kind.SUBSCRIBE})
+_OPT_OUT = frozenset({Kind.UNSUBSCRIBE, Kind.BLOCK})
 
 _STATUS_OF = {
     Kind.UNSUBSCRIBE: models.SubscriberStatus.UNSUBSCRIBED,

@@ -445,7 +445,7 @@ UPDATE deliveries d
        updated_at = clock_timestamp()
   FROM orphans o
  WHERE d.id = o.id
-RETURNING d.id, d.run_id, d.chat_id, d.status;
+RETURNING d.id, d.run_id, d.chat_id, d.status, d.bot_id, d.variant_id, d.failure;
 
 -- name: claim_deliveries
 -- $1 bot_id, $2 worker_id, $3 limit, $4 claim token (unique among this worker's claims)
@@ -475,7 +475,7 @@ UPDATE deliveries d
 -- The variant as designed and the subscriber's fields: the worker renders the message.
 RETURNING d.id, d.claim_id, d.run_id, d.bot_id, d.chat_id, s.chat_type, d.attempts, d.status,
           v.id AS variant_id, v.text, v.parse_mode, v.content,
-          c.name AS campaign_name, c.fields AS campaign_fields,
+          d.failure, c.name AS campaign_name, c.fields AS campaign_fields,
           s.first_name, s.username, s.language_code, s.tags, s.fields,
           c.paid_broadcast OR (SELECT b.paid_broadcast FROM bots b WHERE b.id = d.bot_id) AS paid;
 
@@ -504,7 +504,8 @@ UPDATE deliveries d
        AS u (id, status, message_id, failure, error, attempt_increment, delay_s, answered_at,
              claim_id)
  WHERE d.id = u.id AND d.status = 'sending' AND d.claimed_by = $1 AND d.claim_id = u.claim_id
-RETURNING d.id, d.claim_id;
+-- What the daily rollups count (db/stats.py).
+RETURNING d.id, d.claim_id, d.bot_id, d.run_id, d.variant_id, d.status, d.failure;
 
 -- name: release_lost_claim
 -- $1 bot_id, $2 worker_id, $3 claim token
@@ -572,7 +573,8 @@ RETURNING d.id;
 UPDATE deliveries
    SET status = 'skipped', failure = $2, error = $3, claimed_by = NULL,
        updated_at = clock_timestamp()
- WHERE id = $1;
+ WHERE id = $1
+RETURNING id, bot_id, run_id, variant_id, status, failure;
 
 -- name: update_bot_endpoint
 -- $1 id, $2 token, $3 api_url, $4 rate_per_s
@@ -1104,3 +1106,101 @@ SELECT id, status, error FROM outbox WHERE id = ANY($1::bigint[]) ORDER BY id;
 -- A test send nobody could make in time is not left to go out later, unexpected.
 UPDATE outbox SET status = 'failed', error = $2
  WHERE id = ANY($1::bigint[]) AND status = 'pending';
+
+-- ───────────────────────────── daily stats (issue 10) ─────────────────────────────
+
+-- name: add_delivery_stats
+-- $1 bot_ids, $2 run_ids, $3 variant_ids (bigint[]), $4 statuses, $5 failures (text[]),
+-- $6 rate_limited (bool[])
+-- Adds one batch of outcomes, written in the same transaction, to today's rollups: one
+-- statement per batch. Rows are locked in key order, and this is the last write of every
+-- transaction it is in, so two writers of one row wait for each other and never deadlock.
+WITH outcome AS (
+    SELECT (clock_timestamp() AT TIME ZONE 'UTC')::date AS day, u.bot_id, r.campaign_id,
+           u.variant_id, u.status, u.failure, u.rate_limited
+      FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[],
+                  $6::bool[]) AS u (bot_id, run_id, variant_id, status, failure, rate_limited)
+      JOIN runs r ON r.id = u.run_id
+), per_bot AS (
+    INSERT INTO daily_bot_stats AS t (day, bot_id, sent, failed, blocked, gone, skipped,
+                                      uncertain, rate_limited, opted_out)
+    SELECT day, bot_id,
+           count(*) FILTER (WHERE status = 'sent'),
+           count(*) FILTER (WHERE status = 'failed'),
+           count(*) FILTER (WHERE failure = 'blocked'),
+           count(*) FILTER (WHERE failure = 'gone'),
+           count(*) FILTER (WHERE status = 'skipped'),
+           count(*) FILTER (WHERE status = 'uncertain'),
+           count(*) FILTER (WHERE rate_limited),
+           count(*) FILTER (WHERE status = 'failed' AND failure = 'blocked')
+      FROM outcome
+     GROUP BY day, bot_id
+     ORDER BY bot_id
+    ON CONFLICT (bot_id, day) DO UPDATE
+       SET sent = t.sent + EXCLUDED.sent, failed = t.failed + EXCLUDED.failed,
+           blocked = t.blocked + EXCLUDED.blocked, gone = t.gone + EXCLUDED.gone,
+           skipped = t.skipped + EXCLUDED.skipped, uncertain = t.uncertain + EXCLUDED.uncertain,
+           rate_limited = t.rate_limited + EXCLUDED.rate_limited,
+           opted_out = t.opted_out + EXCLUDED.opted_out
+)
+INSERT INTO daily_campaign_stats AS t (day, campaign_id, variant_id, sent, failed, blocked, gone,
+                                       skipped, uncertain, rate_limited, opted_out)
+SELECT day, campaign_id, variant_id,
+       count(*) FILTER (WHERE status = 'sent'),
+       count(*) FILTER (WHERE status = 'failed'),
+       count(*) FILTER (WHERE failure = 'blocked'),
+       count(*) FILTER (WHERE failure = 'gone'),
+       count(*) FILTER (WHERE status = 'skipped'),
+       count(*) FILTER (WHERE status = 'uncertain'),
+       count(*) FILTER (WHERE rate_limited),
+       count(*) FILTER (WHERE status = 'failed' AND failure = 'blocked')
+  FROM outcome
+ GROUP BY day, campaign_id, variant_id
+ ORDER BY campaign_id, variant_id
+ON CONFLICT (campaign_id, variant_id, day) DO UPDATE
+   SET sent = t.sent + EXCLUDED.sent, failed = t.failed + EXCLUDED.failed,
+       blocked = t.blocked + EXCLUDED.blocked, gone = t.gone + EXCLUDED.gone,
+       skipped = t.skipped + EXCLUDED.skipped, uncertain = t.uncertain + EXCLUDED.uncertain,
+       rate_limited = t.rate_limited + EXCLUDED.rate_limited,
+       opted_out = t.opted_out + EXCLUDED.opted_out;
+
+-- name: add_subscriber_stats
+-- $1 bot_id, $2 chats that became subscribers, $3 chats that opted out
+-- Subscriber changes of one transaction (a listener batch, an import), added to today's row.
+INSERT INTO daily_bot_stats AS t (day, bot_id, subscribed, opted_out)
+VALUES ((clock_timestamp() AT TIME ZONE 'UTC')::date, $1, $2, $3)
+ON CONFLICT (bot_id, day) DO UPDATE
+   SET subscribed = t.subscribed + EXCLUDED.subscribed,
+       opted_out = t.opted_out + EXCLUDED.opted_out;
+
+-- name: daily_bot_stats
+-- $1 bot_id (NULL: every bot), $2 days (today and the days before it)
+SELECT s.day, b.name AS bot, s.sent, s.failed, s.blocked, s.gone, s.skipped, s.uncertain,
+       s.rate_limited, s.subscribed, s.opted_out
+  FROM daily_bot_stats s JOIN bots b ON b.id = s.bot_id
+ WHERE ($1::bigint IS NULL OR s.bot_id = $1)
+   AND s.day > (clock_timestamp() AT TIME ZONE 'UTC')::date - $2::integer
+ ORDER BY s.day, b.name;
+
+-- name: daily_campaign_stats
+-- $1 campaign_id, $2 days (today and the days before it)
+SELECT s.day, c.name AS campaign, v.name AS variant, s.sent, s.failed, s.blocked, s.gone,
+       s.skipped, s.uncertain, s.rate_limited, s.opted_out
+  FROM daily_campaign_stats s
+  JOIN campaigns c ON c.id = s.campaign_id
+  JOIN variants v ON v.id = s.variant_id
+ WHERE s.campaign_id = $1
+   AND s.day > (clock_timestamp() AT TIME ZONE 'UTC')::date - $2::integer
+ ORDER BY s.day, v.name;
+
+-- name: delivery_report
+-- $1 run_id, $2 outcome (NULL: every delivery; a status, or the failure blocked / gone)
+-- One row per delivery of a run, for `campaign report`: read through a cursor, in id order
+-- (the primary key walks it without a sort). blocked and gone mean what campaign status
+-- counts: the delivery's failure, whatever its status.
+SELECT d.chat_id, d.status, d.failure, d.error, d.attempts,
+       coalesce(d.sent_at, d.updated_at) AS at
+  FROM deliveries d
+ WHERE d.run_id = $1
+   AND ($2::text IS NULL OR d.status = $2 OR d.failure = $2)
+ ORDER BY d.id;
