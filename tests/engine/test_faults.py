@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from bulletin import config
+from bulletin import config, errors
 from bulletin.db import embedded, migrations
 from bulletin.db import runs as run_rows
 from bulletin.db.deliveries import DeliveryStore
@@ -158,9 +158,7 @@ class LosesOneClaimAnswer:
         self._claims += 1
         if self._claims == self._lose_claim:
             self.lost_rows = len(claimed[0])
-            raise asyncpg.exceptions.ConnectionDoesNotExistError(
-                "connection was closed in the middle of operation"
-            )
+            raise errors.DatabaseUnavailable("connection was closed in the middle of operation")
         return claimed
 
 
@@ -199,7 +197,7 @@ class FailsFirstRelease:
     async def release_claims(self, worker_id: str, delivery_ids: Any) -> None:
         if not self.failed_releases:
             self.failed_releases += 1
-            raise asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed")
+            raise errors.DatabaseUnavailable("connection was closed")
         await self._store.release_claims(worker_id, delivery_ids)
 
 
@@ -243,7 +241,7 @@ class LosesOneRecordAnswer:
         finished: list[int] = await self._store.record(worker_id, results)
         if not self.lost and any(r.migrate_to_chat_id for r in results):
             self.lost = True
-            raise asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed")
+            raise errors.DatabaseUnavailable("connection was closed")
         return finished
 
 

@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 from bulletin import errors, models
 from bulletin.config import WorkerSettings
 from bulletin.content import render
-from bulletin.db.pool import TRANSIENT_ERRORS, retrying
 from bulletin.engine.decide import RetryPolicy, decide
 from bulletin.engine.pacer import ChatPacer, Pacer
 from bulletin.engine.ports import Sender, Store
 from bulletin.engine.recorder import Recorder
+from bulletin.retries import retrying
 from bulletin.telegram.classify import Action, Outcome
 
 log = logging.getLogger(__name__)
@@ -157,7 +157,7 @@ class BotSender:
             claimed, skipped_runs = await self._store.claim(
                 self.bot.id, self._worker_id, self.claim_limit, claim_id
             )
-        except TRANSIENT_ERRORS as exc:
+        except errors.DatabaseUnavailable as exc:
             # The claim may have committed with its answer lost: its rows would stay
             # `sending` under this worker for good. Its token finds them.
             log.warning("action=claim_failed bot=%s error=%s", self.bot.name, exc)
@@ -172,7 +172,7 @@ class BotSender:
         """Put back what a failed claim may have claimed; False while the database is away."""
         try:
             lost = await self._store.release_lost_claim(self.bot.id, self._worker_id, claim_id)
-        except TRANSIENT_ERRORS as exc:
+        except errors.DatabaseUnavailable as exc:
             log.warning("action=release_lost_claim_failed bot=%s error=%s", self.bot.name, exc)
             return False
         self._lost_claim = None
@@ -357,7 +357,7 @@ class BotSender:
             return await self._store.claim_outbox(
                 self.bot.id, self._worker_id, self.claim_limit, claim_id
             )
-        except TRANSIENT_ERRORS as exc:
+        except errors.DatabaseUnavailable as exc:
             log.warning("action=claim_outbox_failed bot=%s error=%s", self.bot.name, exc)
             self._lost_claim = claim_id
             return []
@@ -416,5 +416,5 @@ async def _released(release: Callable[[], Awaitable[None]], what: str) -> None:
     """Give claimed rows back, tried a few times; logged, not raised, when the database is away."""
     try:
         await retrying(release, what=what, tries=RELEASE_TRIES)
-    except TRANSIENT_ERRORS as exc:
+    except errors.DatabaseUnavailable as exc:
         log.warning("action=%s_failed error=%s", what, exc)
