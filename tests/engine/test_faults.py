@@ -80,9 +80,9 @@ async def test_run__postgres_down_10s_mid_run__completes_with_nothing_lost_or_do
     own_postgres: Path, tmp_path: Path
 ) -> None:
     url = embedded.start(own_postgres)
-    connection = await asyncpg.connect(url)
-    await migrations.apply(connection)
-    await connection.close()
+    setup = await asyncpg.connect(url)
+    await migrations.apply(setup)
+    await setup.close()
     settings = config.load(
         None,
         {},
