@@ -239,7 +239,7 @@ class LosesOneRecordAnswer:
 
     async def record(self, worker_id: str, results: Any) -> list[int]:
         finished: list[int] = await self._store.record(worker_id, results)
-        if not self.lost and any(r.migrate_to_chat_id for r in results):
+        if not self.lost and any(r.decision.migrate_to_chat_id for r in results):
             self.lost = True
             raise errors.DatabaseUnavailable("connection was closed")
         return finished

@@ -128,9 +128,9 @@ class DeliveryStore:
             await self._insert_events(
                 connection,
                 [
-                    (r.event, r.bot_id, r.run_id, r.chat_id, r.error)
+                    (r.decision.event, r.bot_id, r.run_id, r.chat_id, r.error)
                     for r in written
-                    if r.event is not None
+                    if r.decision.event is not None
                 ],
             )
             for result in written:
@@ -193,12 +193,12 @@ def _to_delivery(row: asyncpg.Record, templates: dict[int, models.Template]) -> 
 def _outcome_columns(results: Sequence[models.DeliveryResult]) -> list[list[object]]:
     return [
         [r.delivery_id for r in results],
-        [r.status.value for r in results],
+        [r.decision.status.value for r in results],
         [r.message_id for r in results],
-        [r.failure for r in results],
+        [r.decision.failure for r in results],
         [r.error for r in results],
-        [r.attempt_increment for r in results],
-        [r.delay_s for r in results],
+        [r.decision.attempt_increment for r in results],
+        [r.decision.delay_s for r in results],
         [r.answered_at for r in results],
         [r.claim_id for r in results],
     ]
@@ -209,28 +209,34 @@ async def _mark_subscribers(
 ) -> None:
     by_bot: dict[int, list[models.DeliveryResult]] = defaultdict(list)
     for result in results:
-        if result.subscriber_status is not None or result.subscriber_flag is not None:
+        decision = result.decision
+        if decision.subscriber_status is not None or decision.subscriber_flag is not None:
             by_bot[result.bot_id].append(result)
     for bot_id, marked in by_bot.items():
         await connection.execute(
             sql("mark_subscribers"),
             bot_id,
             [r.chat_id for r in marked],
-            [r.subscriber_status.value if r.subscriber_status else None for r in marked],
-            [r.subscriber_flag for r in marked],
+            [_value(r.decision.subscriber_status) for r in marked],
+            [r.decision.subscriber_flag for r in marked],
         )
+
+
+def _value(status: models.SubscriberStatus | None) -> str | None:
+    return status.value if status is not None else None
 
 
 async def _apply_side_effects(connection: Connection, result: models.DeliveryResult) -> None:
     """The rare outcomes that change more than the delivery: one statement each."""
-    if result.pause_run:
+    decision = result.decision
+    if decision.pause_run:
         await connection.execute(sql("pause_run"), result.run_id, result.error)
-    if result.revoke_bot:
+    if decision.revoke_bot:
         await connection.execute(
             sql("set_bot_status"), result.bot_id, models.BotStatus.REVOKED.value
         )
-    if result.migrate_to_chat_id is not None:
-        await _migrate(connection, result, result.migrate_to_chat_id)
+    if decision.migrate_to_chat_id is not None:
+        await _migrate(connection, result, decision.migrate_to_chat_id)
 
 
 async def _migrate(connection: Connection, result: models.DeliveryResult, new_chat_id: int) -> None:
