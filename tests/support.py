@@ -121,7 +121,9 @@ async def running_worker(pool: asyncpg.Pool, settings: config.Settings) -> Async
         await task
 
 
-async def wait_for(pool: asyncpg.Pool, query: str, *args: object, timeout_s: float = 30) -> None:
+async def wait_for(
+    pool: asyncpg.Pool | asyncpg.Connection, query: str, *args: object, timeout_s: float = 30
+) -> None:
     """Poll the record (the database) until a condition holds."""
     async with asyncio.timeout(timeout_s):
         while True:

@@ -22,8 +22,8 @@ def test_ruff__lint_and_format__clean() -> None:
     assert formatting.returncode == 0, formatting.stdout + formatting.stderr
 
 
-def test_mypy__strict_on_package__clean() -> None:
-    result = _run("mypy", "src/bulletin")
+def test_mypy__strict_on_package_and_tests__clean() -> None:
+    result = _run("mypy", "src/bulletin", "tests")
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -54,6 +54,10 @@ class DatabaseError(BulletinError):
     """The database cannot be reached or used."""
 
 
+class DatabaseUnavailable(DatabaseError):
+    """The database is unreachable for now (the driver's error is the __cause__)."""
+
+
 class SchemaTooNew(DatabaseError):
     """The database schema is newer than this version of bulletin; upgrade bulletin."""
 

@@ -285,19 +285,11 @@ class RunCounts:
 
 
 @dataclass(frozen=True, slots=True)
-class DeliveryResult:
-    """What a worker learnt about one delivery, ready to be written with its batch."""
+class DeliveryDecision:
+    """What one Bot API answer means for a delivery, its chat, its run and its bot."""
 
-    delivery_id: int
-    claim_id: int
-    run_id: int
-    bot_id: int
-    chat_id: int
     status: DeliveryStatus
-    answered_at: datetime
-    message_id: int | None = None
     failure: str | None = None
-    error: str | None = None
     attempt_increment: int = 1
     delay_s: float = 0.0
     subscriber_status: SubscriberStatus | None = None
@@ -306,6 +298,21 @@ class DeliveryResult:
     pause_run: bool = False
     revoke_bot: bool = False
     migrate_to_chat_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    """What a worker learnt about one delivery, ready to be written with its batch."""
+
+    delivery_id: int
+    claim_id: int
+    run_id: int
+    bot_id: int
+    chat_id: int
+    decision: DeliveryDecision
+    answered_at: datetime
+    message_id: int | None = None
+    error: str | None = None
 
 
 class OutboxStatus(enum.StrEnum):

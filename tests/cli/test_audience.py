@@ -35,6 +35,12 @@ async def database(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     await connection.close()
 
 
+async def row_versions(database: asyncpg.Connection) -> dict[int, str]:
+    """Each chat's row version (xmin): unchanged when an import left the row alone."""
+    rows = await database.fetch("SELECT chat_id, xmin::text FROM subscribers")
+    return {row["chat_id"]: row["xmin"] for row in rows}
+
+
 async def imported(sandbox: Sandbox, env: dict[str, str], folder: Path, *args: str) -> str:
     await add_bot(sandbox, env)
     people = folder / "people.csv"
@@ -106,7 +112,7 @@ async def test_tag_untag__by_ids_and_from_a_file(
     )
     assert code == 0, err
 
-    tags = dict(await database.fetch("SELECT chat_id, tags FROM subscribers"))
+    tags = {row[0]: row[1] for row in await database.fetch("SELECT chat_id, tags FROM subscribers")}
     assert tags == {
         1001: ["vip"],
         1002: ["late", "news", "spring"],
@@ -159,7 +165,9 @@ async def test_import__resubscribe__only_unsubscribed_chats_and_logged(
     assert code == 0, err
     assert "re-subscribed 1 chats that had unsubscribed" in out
 
-    statuses = dict(await database.fetch("SELECT chat_id, status FROM subscribers"))
+    statuses = {
+        row[0]: row[1] for row in await database.fetch("SELECT chat_id, status FROM subscribers")
+    }
     assert (statuses[1001], statuses[1002]) == ("subscribed", "blocked")
     events = await database.fetch("SELECT kind, chat_id, detail FROM events")
     assert [tuple(row) for row in events] == [
@@ -241,7 +249,7 @@ async def test_import__known_chats__only_changed_rows_rewritten_and_counted(
     await imported(sandbox, cli_env, tmp_path)
     code, _, err = await run_cli("audience", "forget", "1003", env=cli_env)
     assert code == 0, err
-    versions = dict(await database.fetch("SELECT chat_id, xmin::text FROM subscribers"))
+    versions = await row_versions(database)
     again = tmp_path / "again.csv"
     again.write_text(
         "chat_id,first_name,tags,city\n"
@@ -259,7 +267,7 @@ async def test_import__known_chats__only_changed_rows_rewritten_and_counted(
     assert "left out 1 forgotten chats" in out
     rows = {row["chat_id"]: row for row in await database.fetch("SELECT * FROM subscribers")}
     assert sorted(rows) == [-1001234567890, 1001, 1002, 1004]
-    now = dict(await database.fetch("SELECT chat_id, xmin::text FROM subscribers"))
+    now = await row_versions(database)
     assert now[1001] == versions[1001]
     assert now[1002] != versions[1002]
     assert json.loads(rows[1002]["fields"])["city"] == "Berlin"

@@ -199,7 +199,7 @@ async def test_two_serve_processes__scheduled_campaign__one_run_per_slot(
             # The first slot is due now; the next is two minutes away.
             await wait_for(
                 connection, "SELECT count(*) = 1 AND bool_and(status = 'done') FROM runs"
-            )  # type: ignore[arg-type]
+            )
             runs = await connection.fetchval("SELECT count(*) FROM runs")
         finally:
             await connection.close()

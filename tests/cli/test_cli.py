@@ -181,7 +181,7 @@ async def test_cli__serve__delivers_started_runs_and_drains_on_sigterm(
         assert code == 0, err
         pool = await asyncpg.connect(database_url)
         try:
-            await wait_for(pool, "SELECT bool_and(status = 'done') FROM runs")  # type: ignore[arg-type]
+            await wait_for(pool, "SELECT bool_and(status = 'done') FROM runs")
         finally:
             await pool.close()
     finally:

@@ -55,7 +55,7 @@ async def test_listen__start_then_sigterm__subscribed_and_clean_exit(
     try:
         sandbox.actions.start(bot_id, PERSON, "cli")
         await wait_for(
-            database,  # type: ignore[arg-type]
+            database,
             "SELECT status = 'subscribed' FROM subscribers WHERE chat_id = $1",
             PERSON,
         )

@@ -92,9 +92,9 @@ async def test_run__interrupted_then_run_again__continues_the_same_run(
     )  # fmt: skip
     await eventually(lambda: len(sandbox.ledger) >= 40)
     process.send_signal(signal.SIGINT)
-    _, err = await process.communicate()
+    _, interrupted = await process.communicate()
     assert process.returncode == 1
-    assert "stopped run 1 of hello with" in err.decode()
+    assert "stopped run 1 of hello with" in interrupted.decode()
     assert len(sandbox.ledger) < len(reachable(sandbox))
 
     code, _out, err = await run_cli("run", "hello", "--quiet", env=env)

@@ -30,9 +30,9 @@ async def _listen_start_then_stop(sandbox: Sandbox, env: dict[str, str], url: st
     try:
         sandbox.actions.start(bot_id, NEWCOMER, "stats")
         query = "SELECT status = $2 FROM subscribers WHERE chat_id = $1"
-        await wait_for(database, query, NEWCOMER, "subscribed")  # type: ignore[arg-type]
+        await wait_for(database, query, NEWCOMER, "subscribed")
         sandbox.actions.stop(bot_id, NEWCOMER)
-        await wait_for(database, query, NEWCOMER, "unsubscribed")  # type: ignore[arg-type]
+        await wait_for(database, query, NEWCOMER, "unsubscribed")
     finally:
         await database.close()
         listener.send_signal(signal.SIGTERM)

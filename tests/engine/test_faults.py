@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from bulletin import config
+from bulletin import config, errors
 from bulletin.db import embedded, migrations
 from bulletin.db import runs as run_rows
 from bulletin.db.deliveries import DeliveryStore
@@ -81,9 +81,9 @@ async def test_run__postgres_down_10s_mid_run__completes_with_nothing_lost_or_do
     own_postgres: Path, tmp_path: Path
 ) -> None:
     url = embedded.start(own_postgres)
-    connection = await asyncpg.connect(url)
-    await migrations.apply(connection)
-    await connection.close()
+    setup = await asyncpg.connect(url)
+    await migrations.apply(setup)
+    await setup.close()
     settings = config.load(
         None,
         {},
@@ -159,9 +159,7 @@ class LosesOneClaimAnswer:
         self._claims += 1
         if self._claims == self._lose_claim:
             self.lost_rows = len(claimed[0])
-            raise asyncpg.exceptions.ConnectionDoesNotExistError(
-                "connection was closed in the middle of operation"
-            )
+            raise errors.DatabaseUnavailable("connection was closed in the middle of operation")
         return claimed
 
 
@@ -200,7 +198,7 @@ class FailsFirstRelease:
     async def release_claims(self, worker_id: str, delivery_ids: Any) -> None:
         if not self.failed_releases:
             self.failed_releases += 1
-            raise asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed")
+            raise errors.DatabaseUnavailable("connection was closed")
         await self._store.release_claims(worker_id, delivery_ids)
 
 
@@ -242,9 +240,9 @@ class LosesOneRecordAnswer:
 
     async def record(self, worker_id: str, results: Any) -> list[int]:
         finished: list[int] = await self._store.record(worker_id, results)
-        if not self.lost and any(r.migrate_to_chat_id for r in results):
+        if not self.lost and any(r.decision.migrate_to_chat_id for r in results):
             self.lost = True
-            raise asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed")
+            raise errors.DatabaseUnavailable("connection was closed")
         return finished
 
 

@@ -13,6 +13,7 @@ from aiogram.types import (
     InputMediaDocument,
     InputMediaPhoto,
     InputMediaVideo,
+    MediaUnion,
 )
 
 from bulletin.sandbox import ChatKind, Sandbox
@@ -139,7 +140,7 @@ async def test_send_media_group__photos_and_video__one_message_each_in_one_group
     ],
 )  # fmt: skip
 async def test_send_media_group__bad_album__bad_request(
-    bot: Bot, media: list[InputMediaPhoto], description: str
+    bot: Bot, media: list[MediaUnion], description: str
 ) -> None:
     with pytest.raises(TelegramBadRequest) as caught:
         await bot.send_media_group(PRIVATE_CHAT_ID, media)

@@ -77,7 +77,7 @@ async def test_embedded__socket_without_the_password__refused(open_tmp_path: Pat
 
     with pytest.raises(asyncpg.InvalidPasswordError):
         await asyncpg.connect(
-            host=host, user="postgres", database="postgres", passfile=open_tmp_path / "none"
+            host=host, user="postgres", database="postgres", passfile=str(open_tmp_path / "none")
         )
     connection = await asyncpg.connect(url)
     assert await connection.fetchval("SELECT current_user") == "postgres"
@@ -138,7 +138,7 @@ async def test_embedded__trust_cluster_made_before__gets_a_password_on_start(
 
     with pytest.raises(asyncpg.InvalidPasswordError):
         await asyncpg.connect(
-            host=host, user="postgres", database="postgres", passfile=open_tmp_path / "none"
+            host=host, user="postgres", database="postgres", passfile=str(open_tmp_path / "none")
         )
     connection = await asyncpg.connect(url)
     await connection.close()

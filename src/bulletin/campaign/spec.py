@@ -125,7 +125,7 @@ class Caps(Strict):
     per_run: int | None = Field(default=None, ge=1)
 
 
-class Delivery(Strict):
+class DeliveryOptions(Strict):
     """How: Telegram's paid broadcast (allow_paid_broadcast: up to 1000 msgs/s, each message
     billed in Stars to the bot), and whether deliveries a crashed worker left unknown are
     sent again (a duplicate in someone's chat is worse than a rare miss, so no by default)."""
@@ -142,7 +142,7 @@ class CampaignSpec(Strict):
     segment: Segment = Segment()
     schedule: Schedule = Schedule()
     caps: Caps = Caps()
-    delivery: Delivery = Delivery()
+    delivery: DeliveryOptions = DeliveryOptions()
 
     @model_validator(mode="after")
     def _variants(self) -> Self:

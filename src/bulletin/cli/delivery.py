@@ -21,7 +21,8 @@ from bulletin.cli.again import confirm as confirm_again
 from bulletin.cli.context import Options, database, freeze_startup_heap, run, stop_on_signals
 from bulletin.cli.output import console, error_console
 from bulletin.db import runs as run_rows
-from bulletin.db.pool import TRANSIENT_ERRORS, Pool
+from bulletin.db.pool import Pool
+from bulletin.db.pool import connection as pooled
 from bulletin.engine.supervisor import GAVE_UP_EXIT_CODE
 
 if TYPE_CHECKING:
@@ -306,10 +307,10 @@ async def _watch(
         )
         while not stop.is_set() and not working.done():
             try:
-                async with pool.acquire() as connection:
+                async with pooled(pool) as connection:
                     current = await run_rows.get(connection, started.id)
                     counts = await run_rows.counts(connection, started.id)
-            except TRANSIENT_ERRORS:
+            except errors.DatabaseUnavailable:
                 progress.update(task, description=f"{started.label} (database unreachable)")
                 await asyncio.sleep(POLL_S)
                 continue

@@ -134,9 +134,9 @@ class DeliveryStore:
             await self._insert_events(
                 connection,
                 [
-                    (r.event, r.bot_id, r.run_id, r.chat_id, r.error)
+                    (r.decision.event, r.bot_id, r.run_id, r.chat_id, r.error)
                     for r in written
-                    if r.event is not None
+                    if r.decision.event is not None
                 ],
             )
             settled = list(rows)
@@ -144,7 +144,9 @@ class DeliveryStore:
                 settled += await _apply_side_effects(connection, result)
             run_ids = sorted({r.run_id for r in results})
             finished = await finish_runs(connection, run_ids)
-            rate_limited = {r.delivery_id for r in written if r.event == RATE_LIMITED_EVENT}
+            rate_limited = {
+                r.delivery_id for r in written if r.decision.event == RATE_LIMITED_EVENT
+            }
             await stats.add_deliveries(connection, settled, rate_limited)
             return finished
 
@@ -203,12 +205,12 @@ def _to_delivery(row: asyncpg.Record, templates: dict[int, models.Template]) -> 
 def _outcome_columns(results: Sequence[models.DeliveryResult]) -> list[list[object]]:
     return [
         [r.delivery_id for r in results],
-        [r.status.value for r in results],
+        [r.decision.status.value for r in results],
         [r.message_id for r in results],
-        [r.failure for r in results],
+        [r.decision.failure for r in results],
         [r.error for r in results],
-        [r.attempt_increment for r in results],
-        [r.delay_s for r in results],
+        [r.decision.attempt_increment for r in results],
+        [r.decision.delay_s for r in results],
         [r.answered_at for r in results],
         [r.claim_id for r in results],
     ]
@@ -219,16 +221,21 @@ async def _mark_subscribers(
 ) -> None:
     by_bot: dict[int, list[models.DeliveryResult]] = defaultdict(list)
     for result in results:
-        if result.subscriber_status is not None or result.subscriber_flag is not None:
+        decision = result.decision
+        if decision.subscriber_status is not None or decision.subscriber_flag is not None:
             by_bot[result.bot_id].append(result)
     for bot_id, marked in by_bot.items():
         await connection.execute(
             sql("mark_subscribers"),
             bot_id,
             [r.chat_id for r in marked],
-            [r.subscriber_status.value if r.subscriber_status else None for r in marked],
-            [r.subscriber_flag for r in marked],
+            [_value(r.decision.subscriber_status) for r in marked],
+            [r.decision.subscriber_flag for r in marked],
         )
+
+
+def _value(status: models.SubscriberStatus | None) -> str | None:
+    return status.value if status is not None else None
 
 
 async def _apply_side_effects(
@@ -238,14 +245,15 @@ async def _apply_side_effects(
 
     Returns the deliveries they settled (a migrated group's delivery skipped), for the stats.
     """
-    if result.pause_run:
+    decision = result.decision
+    if decision.pause_run:
         await connection.execute(sql("pause_run"), result.run_id, result.error)
-    if result.revoke_bot:
+    if decision.revoke_bot:
         await connection.execute(
             sql("set_bot_status"), result.bot_id, models.BotStatus.REVOKED.value
         )
-    if result.migrate_to_chat_id is not None:
-        return await _migrate(connection, result, result.migrate_to_chat_id)
+    if decision.migrate_to_chat_id is not None:
+        return await _migrate(connection, result, decision.migrate_to_chat_id)
     return []
 
 

@@ -1,8 +1,10 @@
-"""Driver errors that reach the CLI, said in one line: the one place that knows asyncpg's."""
+"""Driver errors said in one line: the one place that knows what asyncpg's mean."""
 
 from __future__ import annotations
 
 import asyncpg
+
+from bulletin import errors
 
 
 def describe(error: BaseException) -> str | None:
@@ -12,6 +14,11 @@ def describe(error: BaseException) -> str | None:
     if isinstance(error, asyncpg.InterfaceError | asyncpg.exceptions.InternalClientError):
         return f"lost the database connection: {_first_line(error)}"
     return None
+
+
+def unavailable(error: BaseException) -> errors.DatabaseUnavailable:
+    """bulletin's error for a driver error meaning the server is away for now."""
+    return errors.DatabaseUnavailable(f"the database is unreachable: {_first_line(error)}")
 
 
 def _first_line(error: BaseException) -> str:

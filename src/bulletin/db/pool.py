@@ -5,22 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import asyncpg
 
 from bulletin import errors
 from bulletin.config import Settings
-from bulletin.db import embedded
+from bulletin.db import embedded, failures
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 CONNECT_TIMEOUT_S = 10.0
 
@@ -81,28 +79,17 @@ async def open_pool(settings: Settings, *, max_size: int = 10) -> AsyncIterator[
             await asyncio.wait_for(pool.close(), timeout=5)
 
 
-async def retrying(
-    operation: Callable[[], Awaitable[T]],
-    *,
-    what: str,
-    stop: asyncio.Event | None = None,
-    max_delay_s: float = 5.0,
-    tries: int | None = None,
-) -> T:
-    """Run operation until it gets past transient database errors, backing off between tries
-    (0.1 s, doubling); the last error is raised once stop is set or after `tries` tries."""
-    delay_s = 0.1
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            return await operation()
-        except TRANSIENT_ERRORS as exc:
-            if (stop is not None and stop.is_set()) or attempt == tries:
-                raise
-            log.warning("action=db_retry what=%s error=%s delay_s=%.1f", what, exc, delay_s)
-            await asyncio.sleep(delay_s)
-            delay_s = min(delay_s * 2, max_delay_s)
+@contextlib.contextmanager
+def translated() -> Iterator[None]:
+    """Driver errors meaning "the server is away for now" raised as DatabaseUnavailable.
+
+    The one place they are translated: nothing past db/ knows asyncpg's errors, and the
+    driver's stays as the __cause__ for whoever debugs.
+    """
+    try:
+        yield
+    except TRANSIENT_ERRORS as exc:
+        raise failures.unavailable(exc) from exc
 
 
 Pool = asyncpg.Pool
@@ -110,7 +97,8 @@ Pool = asyncpg.Pool
 
 @contextlib.asynccontextmanager
 async def connection(pool: Pool) -> AsyncIterator[PoolConnectionProxy[Any]]:
-    """A pooled connection that is dropped, not reused, after a transient failure.
+    """A pooled connection that is dropped, not reused, after a transient failure, which
+    is raised as DatabaseUnavailable.
 
     A server that went away can leave a connection mid-operation; handed to the next
     caller it would fail forever ("another operation is in progress"). And once the work
@@ -118,10 +106,12 @@ async def connection(pool: Pool) -> AsyncIterator[PoolConnectionProxy[Any]]:
     the pool's business, not the caller's: raising it would throw away a result the
     database has already committed — a claim's rows, say, left `sending` for good.
     """
-    acquired = await pool.acquire()
+    with translated():
+        acquired = await pool.acquire()
     try:
-        yield acquired
-    except TRANSIENT_ERRORS:
+        with translated():
+            yield acquired
+    except errors.DatabaseUnavailable:
         # The connection may already be closed and detached from its proxy.
         with contextlib.suppress(asyncpg.exceptions.InterfaceError):
             acquired.terminate()

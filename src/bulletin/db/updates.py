@@ -7,9 +7,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from bulletin import models
 from bulletin.db import outbox, stats
 from bulletin.db.connection import Connection
-from bulletin.db.pool import Pool, retrying
+from bulletin.db.pool import Pool
 from bulletin.db.pool import connection as pooled
 from bulletin.db.queries import sql
+from bulletin.retries import retrying
 from bulletin.subscriptions import Change, Decision, Kind, without_reply
 
 PROCESSED_KEEP_S = 2 * 24 * 3600.0  # Telegram stops redelivering an update after a day
@@ -59,11 +60,13 @@ class UpdateStore:
 
     async def next_update_id(self, bot_id: int) -> int:
         """Where long polling resumes: 0 (everything Telegram holds) before the first update."""
-        value = await self._pool.fetchval(sql("next_update_id"), bot_id)
+        async with pooled(self._pool) as connection:
+            value = await connection.fetchval(sql("next_update_id"), bot_id)
         return int(value) if value is not None else 0
 
     async def prune(self, keep_s: float = PROCESSED_KEEP_S) -> None:
-        await self._pool.execute(sql("prune_processed_updates"), keep_s)
+        async with pooled(self._pool) as connection:
+            await connection.execute(sql("prune_processed_updates"), keep_s)
 
 
 async def _apply_one(

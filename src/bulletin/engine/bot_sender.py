@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 from bulletin import errors, models
 from bulletin.config import WorkerSettings
 from bulletin.content import render
-from bulletin.db.pool import TRANSIENT_ERRORS, retrying
 from bulletin.engine.decide import RetryPolicy, decide
 from bulletin.engine.pacer import ChatPacer, Pacer
 from bulletin.engine.ports import Sender, Store
 from bulletin.engine.recorder import Recorder
+from bulletin.retries import retrying
 from bulletin.telegram.classify import Action, Outcome
 
 log = logging.getLogger(__name__)
@@ -157,7 +157,7 @@ class BotSender:
             claimed, skipped_runs = await self._store.claim(
                 self.bot.id, self._worker_id, self.claim_limit, claim_id
             )
-        except TRANSIENT_ERRORS as exc:
+        except errors.DatabaseUnavailable as exc:
             # The claim may have committed with its answer lost: its rows would stay
             # `sending` under this worker for good. Its token finds them.
             log.warning("action=claim_failed bot=%s error=%s", self.bot.name, exc)
@@ -172,7 +172,7 @@ class BotSender:
         """Put back what a failed claim may have claimed; False while the database is away."""
         try:
             lost = await self._store.release_lost_claim(self.bot.id, self._worker_id, claim_id)
-        except TRANSIENT_ERRORS as exc:
+        except errors.DatabaseUnavailable as exc:
             log.warning("action=release_lost_claim_failed bot=%s error=%s", self.bot.name, exc)
             return False
         self._lost_claim = None
@@ -226,8 +226,9 @@ class BotSender:
             outcome = await self._send_rendered(delivery)
         finally:
             self._in_flight.release()
-        self._react(delivery, outcome)
-        self._recorder.add(self._result(delivery, outcome))
+        decision = decide(outcome, delivery.attempts, self._policy, self._rng)
+        self._react(outcome, decision, paid=delivery.paid, run_id=delivery.run_id)
+        self._recorder.add(self._result(delivery, outcome, decision))
 
     async def _send_rendered(self, delivery: models.Delivery) -> Outcome:
         # The variant is rendered for its subscriber here, just before sending. Values are escaped, so a message that does not render or parse is the template's
@@ -240,15 +241,23 @@ class BotSender:
             return Outcome(Action.CONTENT_ERROR, str(exc))
         return await self._sender.send(delivery.chat_id, message, paid=delivery.paid)
 
-    def _react(self, delivery: models.Delivery, outcome: Outcome) -> None:
-        """What this process changes at once, before the outcome is even written."""
-        self._react_pace(outcome, paid=delivery.paid)
-        if outcome.action is Action.CONTENT_ERROR:
-            log.error("action=run_paused run=%s reason=%s", delivery.run_id, outcome.description)
-            self._paused_runs.add(delivery.run_id)
-
-    def _react_pace(self, outcome: Outcome, *, paid: bool) -> None:
-        """The bot's pace follows every answer, a campaign's or a reply's alike."""
+    def _react(
+        self,
+        outcome: Outcome,
+        decision: models.DeliveryDecision,
+        *,
+        paid: bool,
+        run_id: int | None = None,
+    ) -> None:
+        """What this process changes at once, before the outcome is even written: what
+        decide() said about the run and the bot, and the pace, which follows every answer
+        (a campaign's or a reply's alike)."""
+        if decision.pause_run and run_id is not None:
+            log.error("action=run_paused run=%s reason=%s", run_id, outcome.description)
+            self._paused_runs.add(run_id)
+        if decision.revoke_bot:
+            log.error("action=bot_revoked bot=%s", self.bot.name)
+            self.revoked = True
         pacer = self.paid_pacer if paid else self.pacer
         match outcome.action:
             case Action.SENT:
@@ -264,9 +273,6 @@ class BotSender:
                 pacer.rate_limited(outcome.retry_after_s)
                 other = self.pacer if paid else self.paid_pacer
                 other.pause_until(pacer.paused_until)
-            case Action.BOT_REVOKED:
-                log.error("action=bot_revoked bot=%s", self.bot.name)
-                self.revoked = True
             case _:
                 pass
 
@@ -282,36 +288,28 @@ class BotSender:
                 run_id=delivery.run_id,
                 bot_id=delivery.bot_id,
                 chat_id=delivery.chat_id,
-                status=models.DeliveryStatus.SKIPPED,
+                decision=models.DeliveryDecision(
+                    models.DeliveryStatus.SKIPPED, attempt_increment=0
+                ),
                 answered_at=datetime.now(UTC),
                 error="opted out after the delivery was claimed",
-                attempt_increment=0,
             )
         )
         return True
 
-    def _result(self, delivery: models.Delivery, outcome: Outcome) -> models.DeliveryResult:
-        decision = decide(outcome, delivery.attempts, self._policy, self._rng)
-        error = None if outcome.action is Action.SENT else outcome.description
+    def _result(
+        self, delivery: models.Delivery, outcome: Outcome, decision: models.DeliveryDecision
+    ) -> models.DeliveryResult:
         return models.DeliveryResult(
             delivery_id=delivery.id,
             claim_id=delivery.claim_id,
             run_id=delivery.run_id,
             bot_id=delivery.bot_id,
             chat_id=delivery.chat_id,
-            status=decision.status,
+            decision=decision,
             answered_at=datetime.now(UTC),
             message_id=outcome.message_id,
-            failure=decision.failure,
-            error=error,
-            attempt_increment=decision.attempt_increment,
-            delay_s=decision.delay_s,
-            subscriber_status=decision.subscriber_status,
-            subscriber_flag=decision.subscriber_flag,
-            event=decision.event,
-            pause_run=decision.pause_run,
-            revoke_bot=decision.revoke_bot,
-            migrate_to_chat_id=decision.migrate_to_chat_id,
+            error=None if outcome.action is Action.SENT else outcome.description,
         )
 
     async def _release(self, deliveries: list[models.Delivery]) -> None:
@@ -357,7 +355,7 @@ class BotSender:
             return await self._store.claim_outbox(
                 self.bot.id, self._worker_id, self.claim_limit, claim_id
             )
-        except TRANSIENT_ERRORS as exc:
+        except errors.DatabaseUnavailable as exc:
             log.warning("action=claim_outbox_failed bot=%s error=%s", self.bot.name, exc)
             self._lost_claim = claim_id
             return []
@@ -377,17 +375,17 @@ class BotSender:
             outcome = await self._sender.send(message.chat_id, message.message)
         finally:
             self._in_flight.release()
-        self._react_pace(outcome, paid=False)
-        result = self._outbox_result(message, outcome)
+        decision = decide(outcome, message.attempts, self._policy, self._rng)
+        self._react(outcome, decision, paid=False)
+        result = self._outbox_result(message, outcome, decision)
         if result.status is models.OutboxStatus.PENDING:
             retry_at = time.monotonic() + result.delay_s
             self._outbox_check_at = min(self._outbox_check_at, retry_at)
         self._recorder.add_outbox(result)
 
     def _outbox_result(
-        self, message: models.OutboxMessage, outcome: Outcome
+        self, message: models.OutboxMessage, outcome: Outcome, decision: models.DeliveryDecision
     ) -> models.OutboxResult:
-        decision = decide(outcome, message.attempts, self._policy, self._rng)
         status = {
             models.DeliveryStatus.SENT: models.OutboxStatus.SENT,
             models.DeliveryStatus.PENDING: models.OutboxStatus.PENDING,
@@ -416,5 +414,5 @@ async def _released(release: Callable[[], Awaitable[None]], what: str) -> None:
     """Give claimed rows back, tried a few times; logged, not raised, when the database is away."""
     try:
         await retrying(release, what=what, tries=RELEASE_TRIES)
-    except TRANSIENT_ERRORS as exc:
+    except errors.DatabaseUnavailable as exc:
         log.warning("action=%s_failed error=%s", what, exc)

@@ -12,18 +12,7 @@ from bulletin.telegram.classify import Action, Outcome
 Status = models.DeliveryStatus
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    status: models.DeliveryStatus
-    failure: str | None = None
-    attempt_increment: int = 1
-    delay_s: float = 0.0
-    subscriber_status: models.SubscriberStatus | None = None
-    subscriber_flag: str | None = None
-    event: str | None = None
-    pause_run: bool = False
-    revoke_bot: bool = False
-    migrate_to_chat_id: int | None = None
+Decision = models.DeliveryDecision
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from bulletin import models
-from bulletin.db.pool import TRANSIENT_ERRORS
+from bulletin import errors, models
 from bulletin.engine.ports import Store
 
 log = logging.getLogger(__name__)
@@ -78,7 +77,7 @@ class Recorder:
             finished = await self._store.record(self._worker_id, batch) if batch else []
             if runs:
                 finished += await self._store.finish_runs(sorted(runs))
-        except TRANSIENT_ERRORS as exc:
+        except errors.DatabaseUnavailable as exc:
             log.warning("action=record_failed results=%d error=%s", len(batch), exc)
             self._buffer[:0] = batch
             self._outbox[:0] = messages

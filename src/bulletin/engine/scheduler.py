@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol
 
-from bulletin.db.pool import TRANSIENT_ERRORS
+from bulletin import errors
 from bulletin.db.schedules import Started
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class Scheduler:
                 async with self._store.leadership() as leader:
                     if leader is not None:
                         await self._lead(stop, leader)
-            except TRANSIENT_ERRORS as exc:
+            except errors.DatabaseUnavailable as exc:
                 log.warning("action=scheduler_lost_database error=%s", exc)
             finally:
                 self.leading = False

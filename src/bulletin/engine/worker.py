@@ -11,7 +11,6 @@ from collections.abc import Callable, Sequence
 
 from bulletin import errors
 from bulletin.config import WorkerSettings
-from bulletin.db.pool import TRANSIENT_ERRORS
 from bulletin.engine.bot_sender import BotSender
 from bulletin.engine.ports import Notices, SenderFactory, Store
 from bulletin.engine.recorder import Recorder
@@ -104,7 +103,7 @@ class Worker:
             leased = await lease(
                 self.worker_id, self._settings.lease_s, MAX_BOTS_PER_WORKER, self._only_bots
             )
-        except TRANSIENT_ERRORS as exc:
+        except errors.DatabaseUnavailable as exc:
             log.warning("action=lease_failed worker=%s error=%s", self.worker_id, exc)
             return
         for bot_id in set(self.senders) - set(leased):
@@ -119,7 +118,7 @@ class Worker:
         """Exit instead of idling forever when every bot with work has a revoked token."""
         try:
             revoked = await self._store.revoked_bots_with_work()
-        except TRANSIENT_ERRORS:
+        except errors.DatabaseUnavailable:
             return
         if revoked:
             raise errors.NothingToDo(
@@ -133,7 +132,7 @@ class Worker:
                 bot_id, self.worker_id, self._settings.resend_uncertain
             )
             bot = await self._store.bot(bot_id)
-        except TRANSIENT_ERRORS as exc:
+        except errors.DatabaseUnavailable as exc:
             log.warning("action=start_sender_failed bot=%s error=%s", bot_id, exc)
             return
         if settled:
@@ -156,7 +155,7 @@ class Worker:
         """Follow `bulletin bot set`: a new pace in place, a new route by a fresh sender."""
         try:
             bot = await self._store.bot(sender.bot.id)
-        except TRANSIENT_ERRORS as exc:
+        except errors.DatabaseUnavailable as exc:
             log.warning("action=refresh_bot_failed bot=%s error=%s", sender.bot.name, exc)
             return
         old = sender.bot
@@ -178,7 +177,7 @@ class Worker:
         await self.recorder.flush()
         try:
             await self._store.release_leases(self.worker_id, [sender.bot.id])
-        except TRANSIENT_ERRORS as exc:
+        except errors.DatabaseUnavailable as exc:
             log.warning("action=release_lease_failed bot=%s error=%s", sender.bot.name, exc)
         if self.senders.get(sender.bot.id) is sender:
             self.senders.pop(sender.bot.id)
@@ -221,7 +220,7 @@ class Worker:
             return
         try:
             await self._store.release_leases(self.worker_id, list(self.senders))
-        except TRANSIENT_ERRORS as exc:
+        except errors.DatabaseUnavailable as exc:
             log.warning("action=release_leases_failed error=%s", exc)
 
 

@@ -13,7 +13,7 @@ from typing import Protocol, TypeVar
 from aiogram import types
 from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
 
-from bulletin import models, subscriptions
+from bulletin import errors, models, subscriptions
 from bulletin.config import ListenerSettings
 from bulletin.telegram import redact
 from bulletin.telegram.client import BotClient
@@ -89,7 +89,7 @@ class Listener:
             except TelegramUnauthorizedError:
                 log.error("action=listen_stopped bot=%s reason=token_rejected", self.bot.name)
                 return
-            except (TelegramAPIError, TimeoutError, OSError) as error:
+            except (TelegramAPIError, TimeoutError, OSError, errors.DatabaseUnavailable) as error:
                 failures += 1
                 delay_s = min(BACKOFF_FIRST_S * 2 ** (failures - 1), BACKOFF_CAP_S)
                 log.warning("action=poll_failed bot=%s error=%s delay_s=%.1f", self.bot.name,
