@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 
-from bulletin import config
+from bulletin import config, errors
 from bulletin.db import runs as run_rows
 from bulletin.db.deliveries import DeliveryStore
 from bulletin.sandbox import Sandbox, World
@@ -37,7 +37,7 @@ class LosesEveryOtherRecordAnswer:
         self._records += 1
         if self._records % 2 == 1:
             self.lost += 1
-            raise asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed")
+            raise errors.DatabaseUnavailable("connection was closed")
         return finished
 
 
