@@ -24,8 +24,10 @@ def parse_listen(value: str) -> tuple[str, int]:
     """HOST:PORT ([::1]:8080 for IPv6) into its parts; ConfigError for anything else."""
     host, separator, port = value.rpartition(":")
     host = host.removeprefix("[").removesuffix("]")
-    if not separator or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise errors.ConfigError(f"--http wants HOST:PORT (like 127.0.0.1:8080), not {value!r}")
+    if not separator or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise errors.ConfigError(
+            f"--http wants HOST:PORT (like 127.0.0.1:8080; port 0: any free one), not {value!r}"
+        )
     return host, int(port)
 
 
