@@ -70,6 +70,9 @@ async def _invalid(request: Request, error: Exception) -> JSONResponse:
 async def _http(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HTTPException)
     headers = dict(error.headers or {})
+    if error.status_code == 400 and error.__cause__ is not None:
+        # FastAPI's own, for a body it could not decode: say which part was wrong.
+        return answer(400, "body: not JSON in UTF-8", field="body", **headers)
     return answer(error.status_code, str(error.detail), **headers)
 
 
