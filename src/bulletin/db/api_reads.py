@@ -19,8 +19,13 @@ async def delivery_page(
 async def metrics(connection: Connection) -> dict[str, list[dict[str, Any]]]:
     """Every figure /metrics reads from the database, in one consistent snapshot."""
     async with connection.transaction(isolation="repeatable_read", readonly=True):
+        queries = {
+            "deliveries_by_bot": sql("metrics_deliveries_by_bot"),
+            "deliveries_by_campaign": sql("metrics_deliveries_by_campaign"),
+            "pending_by_bot": sql("metrics_pending_by_bot"),
+            "leases_by_worker": sql("metrics_leases_by_worker"),
+        }
         return {
-            name: [dict(row) for row in await connection.fetch(sql(f"metrics_{name}"))]
-            for name in ("deliveries_by_bot", "deliveries_by_campaign", "pending_by_bot",
-                         "leases_by_worker")
-        }  # fmt: skip
+            name: [dict(row) for row in await connection.fetch(query)]
+            for name, query in queries.items()
+        }
