@@ -112,4 +112,7 @@ def cli_env(database_url: str, tmp_path: Path) -> dict[str, str]:
     env["BULLETIN_DATA_DIR"] = str(tmp_path / "data")
     env["BULLETIN_WORKER__POLL_INTERVAL_S"] = "0.1"
     env["BULLETIN_WORKER__BACKOFF_BASE_S"] = "0.05"
+    env["BULLETIN_WEB__LISTEN"] = (
+        "127.0.0.1:0"  # serve's API on a free port: tests run side by side
+    )
     return env

@@ -85,6 +85,15 @@ class LogSettings(BaseModel):
     backup_count: int = Field(default=5, ge=0)  # rotated files kept
 
 
+class WebSettings(BaseModel):
+    """The HTTP server of `serve`: `[web]` in the config, --http and --no-http."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    listen: str = "127.0.0.1:8080"  # HOST:PORT
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0)  # larger request bodies: 413
+
+
 class Settings(BaseModel):
     """Everything bulletin reads from its environment, resolved once and passed down."""
 
@@ -97,6 +106,7 @@ class Settings(BaseModel):
     telegram: TelegramSettings = TelegramSettings()
     listener: ListenerSettings = ListenerSettings()
     log: LogSettings = LogSettings()
+    web: WebSettings = WebSettings()
 
     @property
     def embedded_pgdata(self) -> Path:

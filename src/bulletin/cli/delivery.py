@@ -19,6 +19,7 @@ from bulletin.cli import report
 from bulletin.cli.again import AgainOption, YesOption
 from bulletin.cli.again import confirm as confirm_again
 from bulletin.cli.context import Options, database, freeze_startup_heap, run, stop_on_signals
+from bulletin.cli.http import HttpOption, NoHttpOption, listen_address, serving_http
 from bulletin.cli.output import console, error_console
 from bulletin.db import runs as run_rows
 from bulletin.db.pool import Pool
@@ -113,15 +114,18 @@ def serve(
         "127.0.0.1"
     ),
     webhook_port: Annotated[int, typer.Option(help="Port the webhook server binds")] = 8443,
+    http: HttpOption = None,
+    no_http: NoHttpOption = False,
 ) -> None:
     """Deliver every pending run until SIGINT/SIGTERM (in-flight sends drain, then exit 0)."""
     options = ctx.ensure_object(Options)
     settings = _with_resend(options.settings(), resend_uncertain)
     webhook = Webhook(webhook_base, webhook_host, webhook_port) if webhook_base else None
+    listen = listen_address(settings, http, no_http)
     if workers > 0:
-        _supervise(options, workers, resend_uncertain, webhook)
+        _supervise(options, workers, resend_uncertain, webhook, listen)
         return
-    run(_serve_in_process(settings, webhook))
+    run(_serve_in_process(settings, webhook, listen))
 
 
 def worker(ctx: typer.Context, resend_uncertain: ResendOption = False) -> None:
@@ -141,10 +145,12 @@ class Webhook:
     port: int
 
 
-async def _serve_in_process(settings: config.Settings, webhook: Webhook | None = None) -> None:
+async def _serve_in_process(
+    settings: config.Settings, webhook: Webhook | None = None, listen: str | None = None
+) -> None:
     stop = asyncio.Event()
     stop_on_signals(stop)
-    async with database(settings, max_size=20) as pool:
+    async with database(settings, max_size=20) as pool, serving_http(pool, settings, listen):
         serving = make_worker(pool, settings)
         freeze_startup_heap()  # after aiogram is imported: its models are most of the heap
         error_console.print(f"serving as {serving.worker_id}; Ctrl-C to stop", markup=False)
@@ -173,7 +179,11 @@ async def _receive_by_webhook(
 
 
 def _supervise(
-    options: Options, workers: int, resend_uncertain: bool, webhook: Webhook | None
+    options: Options,
+    workers: int,
+    resend_uncertain: bool,
+    webhook: Webhook | None,
+    listen: str | None = None,
 ) -> None:
     from bulletin.engine.supervisor import Supervisor
 
@@ -186,11 +196,13 @@ def _supervise(
         stop = asyncio.Event()
         stop_on_signals(stop)
         error_console.print(f"supervising {workers} worker processes; Ctrl-C to stop")
-        if webhook is None:
+        if webhook is None and listen is None:
             return await supervisor.run(stop)
-        # Updates arrive at one address: the supervisor receives them, workers send.
+        # Updates and API requests arrive at one address: the supervisor serves them.
         settings = options.settings()
-        async with database(settings) as pool:
+        async with database(settings) as pool, serving_http(pool, settings, listen):
+            if webhook is None:
+                return await supervisor.run(stop)
             receiving = asyncio.create_task(_receive_by_webhook(pool, settings, stop, webhook))
             try:
                 return await supervisor.run(stop)

@@ -25,6 +25,7 @@ from bulletin.cli import (
     reports,
     sandbox,
     stats,
+    tokens,
 )
 from bulletin.cli.context import Options, configure_logging, database, run
 from bulletin.cli.output import console, error_console
@@ -56,6 +57,7 @@ sandbox.register(app)
 listen.register(app)
 demo.register(app)
 stats.register(app)
+app.add_typer(tokens.app, name="token")
 
 
 def _version(value: bool) -> None:

@@ -1204,3 +1204,100 @@ SELECT d.chat_id, d.status, d.failure, d.error, d.attempts,
  WHERE d.run_id = $1
    AND ($2::text IS NULL OR d.status = $2 OR d.failure = $2)
  ORDER BY d.id;
+
+-- HTTP API -------------------------------------------------------------------------------
+
+-- name: insert_api_token
+-- $1 name, $2 role, $3 secret_sha256
+INSERT INTO api_tokens (name, role, secret_sha256) VALUES ($1, $2, $3)
+RETURNING id, name, role, created_at, last_used_at;
+
+-- name: api_tokens
+-- (no parameters) Every token, oldest first: never the secret, which is not kept anyway.
+SELECT id, name, role, created_at, last_used_at FROM api_tokens ORDER BY id;
+
+-- name: delete_api_token
+-- $1 name
+DELETE FROM api_tokens WHERE name = $1 RETURNING id;
+
+-- name: api_token_count
+-- (no parameters)
+SELECT count(*) FROM api_tokens;
+
+-- name: authenticate_api_token
+-- $1 secret_sha256
+-- The token a request's secret hashes to. last_used_at is written at most once a minute per
+-- token: a busy client must not turn every read into a write of the same row.
+WITH found AS (
+    SELECT id, name, role, created_at, last_used_at FROM api_tokens WHERE secret_sha256 = $1
+), touched AS (
+    UPDATE api_tokens t SET last_used_at = now()
+      FROM found
+     WHERE t.id = found.id
+       AND (found.last_used_at IS NULL OR found.last_used_at < now() - interval '60 seconds')
+)
+SELECT id, name, role, created_at, last_used_at FROM found;
+
+-- name: claim_idempotency_key
+-- $1 scope, $2 key
+-- Inserted in the transaction that does the work: a concurrent request with the same key
+-- waits on this row's unique index until that transaction ends, then finds the answer.
+INSERT INTO api_idempotency (scope, key, status_code, answer) VALUES ($1, $2, 0, 'null')
+ON CONFLICT DO NOTHING
+RETURNING true;
+
+-- name: idempotent_answer
+-- $1 scope, $2 key
+SELECT status_code, answer FROM api_idempotency WHERE scope = $1 AND key = $2;
+
+-- name: keep_idempotent_answer
+-- $1 scope, $2 key, $3 status_code, $4 answer (jsonb text)
+UPDATE api_idempotency SET status_code = $3, answer = $4::jsonb WHERE scope = $1 AND key = $2;
+
+-- name: delivery_page
+-- $1 run_id, $2 outcome (NULL: every delivery; a status, or the failure blocked / gone),
+-- $3 after (the last delivery id of the previous page, 0 for the first), $4 page size
+-- One page of a run's report, by keyset on the primary key: a page costs the same wherever
+-- it is in the run, and rows settled meanwhile neither repeat nor go missing.
+SELECT d.id, d.chat_id, d.status, d.failure, d.error, d.attempts,
+       coalesce(d.sent_at, d.updated_at) AS at
+  FROM deliveries d
+ WHERE d.run_id = $1
+   AND ($2::text IS NULL OR d.status = $2 OR d.failure = $2)
+   AND d.id > $3
+ ORDER BY d.id
+ LIMIT $4;
+
+-- name: metrics_deliveries_by_bot
+-- (no parameters) Every delivery settled so far, per bot: the sum of the daily rollups, so
+-- one scrape of any serve process says what the database says.
+SELECT b.name AS bot, sum(s.sent) AS sent, sum(s.failed) AS failed,
+       sum(s.skipped) AS skipped, sum(s.uncertain) AS uncertain,
+       sum(s.rate_limited) AS rate_limited, sum(s.opted_out) AS opted_out
+  FROM daily_bot_stats s JOIN bots b ON b.id = s.bot_id
+ GROUP BY b.name;
+
+-- name: metrics_deliveries_by_campaign
+-- (no parameters) Every delivery settled so far, per campaign and variant.
+SELECT c.name AS campaign, v.name AS variant, sum(s.sent) AS sent, sum(s.failed) AS failed,
+       sum(s.skipped) AS skipped, sum(s.uncertain) AS uncertain
+  FROM daily_campaign_stats s
+  JOIN campaigns c ON c.id = s.campaign_id
+  JOIN variants v ON v.id = s.variant_id
+ GROUP BY c.name, v.name;
+
+-- name: metrics_pending_by_bot
+-- (no parameters) Deliveries not settled yet, per bot: deliveries_due and deliveries_sending
+-- are partial indexes over exactly these rows.
+SELECT b.name AS bot,
+       count(d.id) FILTER (WHERE d.status = 'pending') AS pending,
+       count(d.id) FILTER (WHERE d.status = 'sending') AS sending
+  FROM bots b LEFT JOIN deliveries d ON d.bot_id = b.id AND d.status IN ('pending', 'sending')
+ GROUP BY b.name;
+
+-- name: metrics_leases_by_worker
+-- (no parameters) Bots each worker holds a live lease on.
+SELECT worker_id AS worker, count(*) AS leases
+  FROM bot_leases
+ WHERE expires_at > clock_timestamp()
+ GROUP BY worker_id;

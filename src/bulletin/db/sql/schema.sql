@@ -293,6 +293,28 @@ CREATE TABLE daily_campaign_stats (
 CREATE INDEX daily_bot_stats_day ON daily_bot_stats (day);
 CREATE INDEX daily_campaign_stats_day ON daily_campaign_stats (day);
 
+-- HTTP API --------------------------------------------------------------------------------
+
+-- Only a hash of each token is kept: `bulletin token create` shows the secret once.
+CREATE TABLE api_tokens (
+    id             bigserial PRIMARY KEY,
+    name           text NOT NULL UNIQUE,
+    role           text NOT NULL CHECK (role IN ('admin', 'viewer')),
+    secret_sha256  bytea NOT NULL UNIQUE,
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    last_used_at   timestamptz
+);
+
+-- A retried API write (same Idempotency-Key) answers what the first one did.
+CREATE TABLE api_idempotency (
+    scope        text NOT NULL,     -- what the key was used for: "start <campaign id>"
+    key          text NOT NULL,
+    status_code  integer NOT NULL,
+    answer       jsonb NOT NULL,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (scope, key)
+);
+
 -- Migrations ------------------------------------------------------------------------------
 
 -- Created by the migration runner (db/migrations.py) itself; one row per migration applied.

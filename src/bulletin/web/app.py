@@ -1,0 +1,75 @@
+"""The ASGI application: the API, /metrics, /healthz and /readyz, errors as problems."""
+
+from __future__ import annotations
+
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from bulletin import __version__
+from bulletin.app import api_views
+from bulletin.app.api_views import Pool
+from bulletin.web import api, auth, limits, metrics, problems, schemas
+
+
+def build(pool: Pool, *, loopback: bool, max_body_bytes: int) -> FastAPI:
+    """The app of one serve process, on this pool."""
+    app = FastAPI(
+        title="bulletin",
+        version=__version__,
+        summary="Broadcast to the people who opted in to your Telegram bots.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+    )
+    app.state.access = auth.Access(pool, loopback)
+    problems.install(app)
+    app.include_router(api.router)
+    app.add_api_route("/healthz", healthz, methods=["GET"], response_model=schemas.Health)
+    app.add_api_route(
+        "/readyz",
+        readyz,
+        methods=["GET"],
+        response_model=schemas.Readiness,
+        responses={503: {"model": schemas.Readiness, "description": "not ready"}},
+    )
+    app.add_api_route(
+        "/metrics",
+        scrape,
+        methods=["GET"],
+        dependencies=[Depends(auth.check)],
+        response_class=Response,
+        responses={200: {"content": {metrics.CONTENT_TYPE: {}}}},
+    )
+    app.add_middleware(limits.BodyLimit, max_bytes=max_body_bytes)
+    # So the OpenAPI document names Problem, which routes refer to.
+    app.openapi_schema = None
+    original = app.openapi
+
+    def with_problem() -> dict[str, object]:
+        schema = original()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.setdefault("Problem", problems.Problem.model_json_schema())
+        return schema
+
+    app.openapi = with_problem  # type: ignore[method-assign]
+    return app
+
+
+async def healthz() -> dict[str, str]:
+    """Alive: the process answers."""
+    return {"status": "ok"}
+
+
+async def readyz(request: Request) -> JSONResponse:
+    """Ready: the database answers and its schema is this version's."""
+    access: auth.Access = request.app.state.access
+    reason = await api_views.ready(access.pool)
+    if reason is None:
+        return JSONResponse({"status": "ready"})
+    return JSONResponse({"status": "unavailable", "detail": reason}, 503)
+
+
+async def scrape(request: Request) -> Response:
+    """Prometheus' text format."""
+    access: auth.Access = request.app.state.access
+    return await metrics.scrape(access.pool)

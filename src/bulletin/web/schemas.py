@@ -1,0 +1,109 @@
+"""The API's answers, as pydantic models: what its OpenAPI document promises."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import Path, Query
+from pydantic import BaseModel, ConfigDict
+
+# A name as bulletin keeps one: no control characters (PostgreSQL's text holds no NUL).
+NAME_PATTERN = r"^[^\x00-\x1f\x7f]{1,200}$"
+Name = Annotated[str, Path(pattern=NAME_PATTERN, description="Campaign name")]
+RunNumber = Annotated[int, Path(ge=1, le=2_147_483_647, description="The run's number")]
+NameFilter = Annotated[str | None, Query(pattern=NAME_PATTERN)]
+
+
+class Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Failure(Answer):
+    reason: str
+    error: str | None
+    deliveries: int
+
+
+class RunStatus(Answer):
+    """What `campaign status --json` says of a run."""
+
+    run: int
+    campaign: str
+    status: str
+    paused_reason: str | None
+    audience: int
+    sent: int
+    failed: int
+    blocked: int
+    gone: int
+    skipped: int
+    uncertain: int
+    pending: int
+    rate_limited_429: int
+    msgs_per_s: float
+    started_at: datetime
+    finished_at: datetime | None
+    failures: list[Failure]
+
+
+class Started(Answer):
+    """What a start did; `replayed`: answered from an earlier request with the same key."""
+
+    outcome: Literal["started", "scheduled", "nothing_to_send"]
+    message: str
+    run: RunStatus | None = None
+    next_run_at: datetime | None = None
+    replayed: bool = False
+
+
+class RunSummary(Answer):
+    run: int
+    status: str
+    paused_reason: str | None
+    audience: int
+    sent: int
+    failed: int
+    uncertain: int
+    pending: int
+    started_at: datetime
+    finished_at: datetime | None
+
+
+class Delivery(Answer):
+    id: int
+    chat_id: int
+    outcome: str
+    failure: str | None
+    description: str | None
+    attempts: int
+    at: datetime | None
+
+
+class DeliveryPage(Answer):
+    """A page of a run's deliveries; pass `next_after` as `after` for the next one."""
+
+    deliveries: list[Delivery]
+    next_after: int | None
+
+
+class Saved(Answer):
+    name: str
+    outcome: Literal["created", "updated", "unchanged"]
+    variants: int
+
+
+class DailyStats(Answer):
+    """`bulletin stats --json`: one row per day and bot (or campaign variant), and totals."""
+
+    days: list[dict[str, int | str]]
+    totals: dict[str, int]
+
+
+class Health(Answer):
+    status: Literal["ok"]
+
+
+class Readiness(Answer):
+    status: Literal["ready", "unavailable"]
+    detail: str | None = None
