@@ -14,9 +14,7 @@ from bulletin.app.database import database
 from bulletin.db import bots as bot_rows
 from bulletin.db import runs as run_rows
 from bulletin.db.pool import Pool
-
-# A worker process that exits with GAVE_UP_EXIT_CODE is not restarted: `worker` exits with it.
-from bulletin.engine.supervisor import GAVE_UP_EXIT_CODE as GAVE_UP_EXIT_CODE
+from bulletin.engine.supervisor import GAVE_UP_EXIT_CODE as GAVE_UP_EXIT_CODE  # for `worker`
 from bulletin.engine.supervisor import Supervisor
 
 if TYPE_CHECKING:
