@@ -15,9 +15,9 @@ from typing import Any
 import asyncpg
 
 from bulletin import config, models
+from bulletin.app import serve as app_serve
 from bulletin.audience.reader import AudienceRecord, read_audience
 from bulletin.campaign import document
-from bulletin.cli import delivery as cli_delivery
 from bulletin.db import bots as bot_rows
 from bulletin.db import campaigns as campaign_rows
 from bulletin.db import runs as run_rows
@@ -87,7 +87,7 @@ def make_worker(
         if wanted <= done:
             finished.set()
 
-    return cli_delivery.make_worker(pool, settings, on_runs_finished=on_finished)
+    return app_serve.make_worker(pool, settings, on_runs_finished=on_finished)
 
 
 async def deliver(

@@ -30,6 +30,14 @@ class InputError(BulletinError):
         self.line = line
 
 
+class InvalidLines(InputError):
+    """A file has invalid lines; `told` names the first few, one line each, for a report."""
+
+    def __init__(self, message: str, told: list[str], *, source: str | None = None) -> None:
+        super().__init__(message, source=source)
+        self.told = tuple(told)
+
+
 class NotFound(BulletinError):
     """The named thing does not exist."""
 

@@ -12,6 +12,7 @@ import asyncpg
 import pytest
 
 from bulletin import config
+from bulletin.app.preflight import preflight
 from bulletin.db import campaigns as campaign_rows
 from bulletin.db.pool import open_pool
 from bulletin.db.schedules import ScheduleStore
@@ -64,7 +65,7 @@ async def test_every_2m_max_3__three_runs_once_each_across_a_restart(
 
         # First "serve": a scheduler and a worker; the first slot is due at once.
         async with running_worker(pool, settings):
-            first = Scheduler(ScheduleStore(pool))
+            first = Scheduler(ScheduleStore(pool, preflight))
             assert len(await first.tick(T0)) == 1
             assert await first.tick(T0 + timedelta(seconds=90)) == []
             await all_runs_done(pool, 1)
@@ -72,7 +73,7 @@ async def test_every_2m_max_3__three_runs_once_each_across_a_restart(
         # Restarted: a new scheduler finds the schedule where the last one left it. It
         # was down for 20 minutes: the missed slots start one run, not nine.
         async with running_worker(pool, settings):
-            second = Scheduler(ScheduleStore(pool))
+            second = Scheduler(ScheduleStore(pool, preflight))
             assert len(await second.tick(T0 + timedelta(minutes=2))) == 1
             # The next occurrence waits while this one is unfinished: one at a time.
             assert await second.tick(T0 + timedelta(minutes=22)) == []
@@ -106,7 +107,10 @@ async def test_two_schedulers__racing_every_tick__never_start_a_slot_twice(
         await import_world(pool, world, bot, tmp_path)
         await apply_campaign(pool, every_two_minutes(), tmp_path)
         await arm(pool, T0)
-        schedulers = [Scheduler(ScheduleStore(pool)), Scheduler(ScheduleStore(other_pool))]
+        schedulers = [
+            Scheduler(ScheduleStore(pool, preflight)),
+            Scheduler(ScheduleStore(other_pool, preflight)),
+        ]
 
         for minute in range(0, 12):
             now = T0 + timedelta(minutes=minute)
@@ -125,8 +129,8 @@ async def test_two_schedulers__running__one_leads_the_other_takes_over(
 ) -> None:
     async with open_pool(settings, max_size=3) as one, open_pool(settings, max_size=3) as two:
         schedulers = [
-            Scheduler(ScheduleStore(one), tick_s=0.05, retry_s=0.05),
-            Scheduler(ScheduleStore(two), tick_s=0.05, retry_s=0.05),
+            Scheduler(ScheduleStore(one, preflight), tick_s=0.05, retry_s=0.05),
+            Scheduler(ScheduleStore(two, preflight), tick_s=0.05, retry_s=0.05),
         ]
         stops = [asyncio.Event(), asyncio.Event()]
         tasks = [
@@ -167,7 +171,7 @@ async def test_quiet_hours__run_waits_then_goes_on(
         await import_world(pool, world, bot, tmp_path)
         await apply_campaign(pool, every_two_minutes(quiet_hours), tmp_path)
         await arm(pool, now)
-        scheduler = Scheduler(ScheduleStore(pool))
+        scheduler = Scheduler(ScheduleStore(pool, preflight))
 
         await scheduler.tick(now)
 

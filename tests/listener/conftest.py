@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from bulletin import config, models
-from bulletin.cli import delivery as cli_delivery
+from bulletin.app import serve as app_serve
 from bulletin.db.updates import UpdateStore
 from bulletin.sandbox import Sandbox, World
 from bulletin.telegram import webhook
@@ -104,7 +104,7 @@ def make_listener(setup: Setup, store: OffsetStore | None = None) -> Listener:
 @contextlib.asynccontextmanager
 async def replying(setup: Setup) -> AsyncIterator[None]:
     """The outbox-only sender `bulletin listen` runs, until the outbox is empty and the block ends."""
-    sender = cli_delivery.make_worker(
+    sender = app_serve.make_worker(
         setup.pool, setup.settings, only_bots=[setup.bot.id], outbox_only=True
     )
     stop = asyncio.Event()

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 
 from bulletin import errors, models
+from bulletin.app import preflight
+from bulletin.campaign import document
 from bulletin.campaign.document import Document
 from bulletin.campaign.spec import CampaignSpec
 from bulletin.content import check
 from bulletin.db import bots as bot_rows
 from bulletin.db import campaigns as campaign_rows
-from bulletin.db import schedules
+from bulletin.db import runs as run_rows
 from bulletin.db.connection import Connection
 from bulletin.db.pool import Pool
 
@@ -57,7 +59,7 @@ async def refuse_bad_content(
 ) -> None:
     """Every variant compiles, and renders for a few of the segment's subscribers and a hostile
     name: syntax, unknown fields, parse mode and lengths, before anything is kept."""
-    _, samples = await schedules.sample(connection, spec, schedules.CHECK_SAMPLES)
+    _, samples = await preflight.sample(connection, spec, preflight.CHECK_SAMPLES)
     for index, variant in enumerate(spec.variants):
         location: tuple[str | int, ...] = ("variants", index)
         reason: str | None = None
@@ -73,3 +75,77 @@ async def refuse_bad_content(
         raise errors.ContentError(
             f"campaign {spec.name!r} not saved: variant {variant.name}: {reason}"
         )
+
+
+async def design(pool: Pool, name: str) -> CampaignSpec:
+    """A campaign as its file says it: what `campaign show` prints."""
+    async with pool.acquire() as connection:
+        campaign = await campaign_rows.find(connection, name)
+        return (await campaign_rows.design(connection, campaign.id)).spec
+
+
+async def list_all(pool: Pool) -> list[tuple[models.Campaign, int | None, str | None]]:
+    """Every campaign with its latest run's number and status."""
+    async with pool.acquire() as connection:
+        return await campaign_rows.list_all(connection)
+
+
+async def edit(pool: Pool, name: str, variant: str, changes: dict[str, object]) -> str:
+    """Change fields of one variant of a draft campaign; "updated" or "unchanged"."""
+    async with pool.acquire() as connection:
+        campaign = await campaign_rows.find(connection, name)
+        if campaign.status is not models.CampaignStatus.DRAFT:
+            raise errors.BulletinError(
+                f"campaign {name!r} is {campaign.status}; only drafts are edited in "
+                "place (change its file and `bulletin campaign apply` it)"
+            )
+        spec = (await campaign_rows.design(connection, campaign.id)).spec
+    lines = document.Lines(f"campaign {name}", None, "")
+    _, outcome = await apply(pool, document.Document(_edited(spec, variant, changes), lines))
+    return outcome
+
+
+def _edited(spec: CampaignSpec, name: str, changes: dict[str, object]) -> CampaignSpec:
+    names = [variant.name for variant in spec.variants]
+    if name not in names:
+        raise errors.NotFound(
+            f"campaign {spec.name!r} has no variant {name!r} ({', '.join(names)})"
+        )
+    try:
+        variants = [
+            variant.model_validate({**variant.model_dump(), **changes})
+            if variant.name == name
+            else variant
+            for variant in spec.variants
+        ]
+        return CampaignSpec.model_validate({**spec.model_dump(), "variants": variants})
+    except ValueError as exc:
+        raise errors.InputError(str(exc).splitlines()[-1].strip()) from None
+
+
+async def pause(pool: Pool, name: str) -> int:
+    """Pause a campaign's runs and schedule; how many runs stopped sending."""
+    async with pool.acquire() as connection:
+        campaign = await campaign_rows.find(connection, name)
+        return await campaign_rows.pause(connection, campaign, "paused by the operator")
+
+
+async def resume(pool: Pool, name: str) -> int:
+    """Resume a paused campaign; how many runs send again."""
+    async with pool.acquire() as connection:
+        campaign = await campaign_rows.find(connection, name)
+        return await run_rows.resume(connection, campaign)
+
+
+async def cancel(pool: Pool, name: str) -> tuple[int, int]:
+    """End a campaign for good: (runs ended, pending deliveries skipped)."""
+    async with pool.acquire() as connection:
+        campaign = await campaign_rows.find(connection, name)
+        return await campaign_rows.cancel(connection, campaign)
+
+
+async def delete(pool: Pool, name: str) -> tuple[int, int]:
+    """Delete a finished or draft campaign: (runs, deliveries) deleted with it."""
+    async with pool.acquire() as connection:
+        campaign = await campaign_rows.find(connection, name)
+        return await campaign_rows.delete(connection, campaign)

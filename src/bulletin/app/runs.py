@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from bulletin import errors, models
+from bulletin.app import preflight
 from bulletin.campaign import lifecycle
 from bulletin.campaign.spec import CampaignSpec
+from bulletin.db import bots as bot_rows
 from bulletin.db import campaigns as campaign_rows
 from bulletin.db import runs as run_rows
-from bulletin.db import schedules
 from bulletin.db.connection import Connection
 from bulletin.db.pool import Pool
+from bulletin.db.pool import connection as pooled
 
 QUIET_HOURS = "quiet hours"
+
+RunSummary = run_rows.RunSummary
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +52,8 @@ async def reach(pool: Pool, name: str) -> Reach:
     async with pool.acquire() as connection:
         campaign = await campaign_rows.find(connection, name)
         spec = (await campaign_rows.design(connection, campaign.id)).spec
-        everyone, _ = await schedules.sample(connection, spec, 1)
-        new, _ = await schedules.sample(connection, spec, 1, campaign_id=campaign.id, only_new=True)
+        everyone, _ = await preflight.sample(connection, spec, 1)
+        new, _ = await preflight.sample(connection, spec, 1, campaign_id=campaign.id, only_new=True)
     return Reach(everyone, everyone - new)
 
 
@@ -119,7 +124,7 @@ async def _continue(
 
 async def _check(connection: Connection, spec: CampaignSpec, refusal: str) -> None:
     """Nothing is created for content that cannot be sent."""
-    problems = await schedules.preflight(connection, spec)
+    problems = await preflight.preflight(connection, spec)
     if problems:
         raise errors.ContentError(f"{refusal}, the check failed: {'; '.join(problems)}")
 
@@ -129,3 +134,46 @@ async def bots_of(pool: Pool, run: models.Run) -> list[int]:
     async with pool.acquire() as connection:
         spec = (await campaign_rows.design(connection, run.campaign_id)).spec
         return await campaign_rows.segment_bot_ids(connection, spec)
+
+
+async def progress(pool: Pool, run_id: int) -> tuple[models.Run, models.RunCounts] | None:
+    """Where a run stands now; None while the database cannot be reached (a bar waits)."""
+    try:
+        async with pooled(pool) as connection:
+            return await run_rows.get(connection, run_id), await run_rows.counts(connection, run_id)
+    except errors.DatabaseUnavailable:
+        return None
+
+
+async def of_campaign(pool: Pool, name: str) -> list[run_rows.RunSummary]:
+    """A campaign's runs, oldest first, with what each delivered."""
+    async with pool.acquire() as connection:
+        campaign = await campaign_rows.find(connection, name)
+        return await run_rows.of_campaign(connection, campaign)
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """Where a run stands, as `campaign status` shows it."""
+
+    run: models.Run
+    counts: models.RunCounts
+    failures: list[tuple[str, str | None, int]]  # (reason, last error, deliveries)
+    variants: list[dict[str, Any]]
+    bot: models.Bot
+
+
+async def status(pool: Pool, name: str, number: int | None = None) -> Status:
+    """The run numbered `number` of a campaign (default: its latest) and its counts."""
+    async with pool.acquire() as connection:
+        campaign = await campaign_rows.find(connection, name)
+        bot = await bot_rows.by_id(connection, campaign.bot_id)
+        found = (
+            await run_rows.by_number(connection, campaign, number)
+            if number is not None
+            else await run_rows.latest(connection, campaign)
+        )
+        counts = await run_rows.counts(connection, found.id)
+        failures = await run_rows.failures(connection, found.id)
+        variants = await run_rows.variant_counts(connection, found.id)
+    return Status(found, counts, failures, variants, bot)

@@ -9,7 +9,7 @@ import typer
 
 from bulletin import errors
 from bulletin.app import runs
-from bulletin.db.pool import Pool
+from bulletin.app.database import Pool
 
 AgainOption = Annotated[
     bool,

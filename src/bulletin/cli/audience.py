@@ -11,46 +11,23 @@ from typing import Annotated, TextIO
 import typer
 
 from bulletin import errors, models
-from bulletin.audience.reader import AudienceRecord, LineError, read_audience, suggest_column
-from bulletin.audience.writer import Format, Writer
+from bulletin.app import audience
+from bulletin.app.database import database
+from bulletin.audience.reader import suggest_column
+from bulletin.audience.writer import Format
 from bulletin.campaign.spec import Segment, TagFilter
-from bulletin.cli.context import Options, database, run
+from bulletin.cli.context import Options, run
 from bulletin.cli.output import console, error_console, print_json, print_table
-from bulletin.db import audience as audience_rows
-from bulletin.db import bots as bot_rows
-from bulletin.db import subscribers
 
 app = typer.Typer(
     help="Import and inspect the people and chats that opted in.", no_args_is_help=True
 )
 
-ERRORS_SHOWN = 20
 
-
-class LineErrors:
-    """Counts the bad lines met while a file streams into the database, and keeps the
-    first few to show (a file of a million bad lines must not fill memory)."""
-
-    def __init__(self) -> None:
-        self.shown: list[LineError] = []
-        self.count = 0
-
-    def records(self, items: Iterator[AudienceRecord | LineError]) -> Iterator[AudienceRecord]:
-        for item in items:
-            if isinstance(item, LineError):
-                self.count += 1
-                if len(self.shown) < ERRORS_SHOWN:
-                    self.shown.append(item)
-            else:
-                yield item
-
-    def report(self, source: str) -> None:
-        for item in self.shown:
-            error_console.print(
-                f"{source}:{item.line}: {item.reason}", markup=False, highlight=False
-            )
-        if self.count > len(self.shown):
-            error_console.print(f"… and {self.count - len(self.shown)} more invalid lines")
+def _tell(told: list[str] | tuple[str, ...]) -> None:
+    """The invalid lines of a file, on stderr."""
+    for line in told:
+        error_console.print(line, markup=False, highlight=False)
 
 
 @app.command("import")
@@ -85,42 +62,28 @@ def import_file(
     import (unless --resubscribe, for unsubscribed chats only).
     """
     settings = ctx.ensure_object(Options).settings()
-    source = "<stdin>" if file == "-" else file
     extra_tags = tuple(sorted({t.strip().lower() for t in tag or [] if t.strip()}))
 
-    async def go() -> tuple[subscribers.MergeResult, tuple[str, ...]]:
-        async with database(settings) as pool, pool.acquire() as connection:
-            found = await bot_rows.find(connection, bot)
-            items = read_audience(file, stdin=sys.stdin)
-            bad = LineErrors()
-            transaction = connection.transaction()
-            await transaction.start()
-            try:
-                result = await subscribers.import_staged(
-                    connection,
-                    found.id,
-                    bad.records(items),
-                    tags=extra_tags,
-                    resubscribe=resubscribe,
-                )
-                if bad.count:
-                    bad.report(source)
-                    if not skip_invalid:
-                        raise errors.InputError(
-                            f"{bad.count} invalid line(s); nothing imported "
-                            "(fix them or pass --skip-invalid)",
-                            source=source,
-                        )
-            except BaseException:
-                await transaction.rollback()
-                raise
-            if dry_run:
-                await transaction.rollback()
-            else:
-                await transaction.commit()
-            return result, items.custom_fields
+    async def go() -> audience.Imported:
+        async with database(settings) as pool:
+            return await audience.import_file(
+                pool,
+                bot=bot,
+                path=file,
+                stdin=sys.stdin,
+                tags=extra_tags,
+                resubscribe=resubscribe,
+                skip_invalid=skip_invalid,
+                dry_run=dry_run,
+            )
 
-    result, custom_fields = run(go())
+    try:
+        imported = run(go())
+    except errors.InvalidLines as refused:
+        _tell(refused.told)
+        raise
+    _tell(imported.invalid.lines())
+    result, custom_fields = imported.result, imported.custom_fields
     would = "would have " if dry_run else ""
     console.print(
         f"{would}imported {result.inserted:,} new and merged {result.known:,} known subscribers "
@@ -157,9 +120,8 @@ def stats(
     settings = ctx.ensure_object(Options).settings()
 
     async def go() -> list[tuple[str, str, int]]:
-        async with database(settings) as pool, pool.acquire() as connection:
-            bot_id = (await bot_rows.find(connection, bot)).id if bot else None
-            return await subscribers.counts(connection, bot_id)
+        async with database(settings) as pool:
+            return await audience.counts(pool, bot)
 
     counts = run(go())
     if as_json:
@@ -180,9 +142,8 @@ def list_subscribers(
     settings = ctx.ensure_object(Options).settings()
 
     async def go() -> list[dict[str, object]]:
-        async with database(settings) as pool, pool.acquire() as connection:
-            found = await bot_rows.find(connection, bot)
-            return await subscribers.list_page(connection, found.id, status, limit)
+        async with database(settings) as pool:
+            return await audience.list_page(pool, bot, status, limit)
 
     rows = run(go())
     if as_json:
@@ -249,16 +210,10 @@ def export(
     )
 
     async def go() -> int:
-        async with database(settings) as pool, pool.acquire() as connection:
-            found = await bot_rows.find(connection, bot)
-            selection = audience_rows.Filter(found.id, status, segment)
-            names = await audience_rows.field_names(connection, selection)
-            with _output(output) as stream:
-                writer = Writer(stream, chosen_format, names, raw=raw)
-                async with connection.transaction():
-                    async for record in audience_rows.export(connection, selection):
-                        writer.write(record)
-            return writer.written
+        async with database(settings) as pool:
+            return await audience.export(
+                pool, bot, status, segment, chosen_format, lambda: _output(output), raw=raw
+            )
 
     written = run(go())
     where = "" if output == "-" else f" to {output}"
@@ -340,10 +295,8 @@ def _retag(
         raise errors.InputError("give --bot, a tag and at least one chat id (or --file)")
 
     async def go() -> set[int]:
-        async with database(settings) as pool, pool.acquire() as connection:
-            found = await bot_rows.find(connection, bot)
-            change = audience_rows.tag if add else audience_rows.untag
-            return await change(connection, found.id, sorted(wanted), tags)
+        async with database(settings) as pool:
+            return await audience.retag(pool, bot, wanted, tags, add=add)
 
     found_ids = run(go())
     verb = "tagged" if add else "untagged"
@@ -354,12 +307,11 @@ def _retag(
 
 
 def _file_chat_ids(path: str) -> set[int]:
-    bad = LineErrors()
-    ids = {record.chat_id for record in bad.records(read_audience(path, stdin=sys.stdin))}
-    if bad.count:
-        bad.report("<stdin>" if path == "-" else path)
-        raise errors.InputError(f"{bad.count} invalid line(s); nothing changed", source=path)
-    return ids
+    try:
+        return audience.chat_ids_of(path, sys.stdin)
+    except errors.InvalidLines as refused:
+        _tell(refused.told)
+        raise
 
 
 @app.command("forget")
@@ -378,16 +330,12 @@ def forget(
     """
     settings = ctx.ensure_object(Options).settings()
 
-    async def go() -> list[audience_rows.Forgotten]:
-        async with database(settings) as pool, pool.acquire() as connection:
-            bot_id = (await bot_rows.find(connection, bot)).id if bot else None
-            async with connection.transaction():
-                return await audience_rows.forget(connection, bot_id, chat_id)
+    async def go() -> list[audience.Forgotten]:
+        async with database(settings) as pool:
+            return await audience.forget(pool, chat_id, bot)
 
     forgotten = run(go())
     known = sum(1 for item in forgotten if item.was_known)
-    if not forgotten:
-        raise errors.NotFound(f"no bot has chat {chat_id} as a subscriber; nothing to forget")
     console.print(
         f"forgot chat {chat_id}: personal data erased for {known} bot(s); "
         f"tombstones keep it from being imported again for {len(forgotten)} bot(s)"

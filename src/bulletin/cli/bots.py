@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from bulletin import config, errors, models
-from bulletin.cli.context import Options, database, run
+from bulletin.app import bots
+from bulletin.app.database import database
+from bulletin.cli.context import Options, run
 from bulletin.cli.output import console, print_json, print_table
-from bulletin.db import bots as bot_rows
-from bulletin.db.connection import Connection
 from bulletin.models import DEFAULT_API_URL
-from bulletin.telegram.redact import check_proxy, mask_proxy
-
-if TYPE_CHECKING:
-    from bulletin.telegram.client import Identity
 
 app = typer.Typer(help="Register and manage bots.", no_args_is_help=True)
 
@@ -27,16 +21,6 @@ ProxyOption = Annotated[
         "'direct' for none). For connectivity only: never switched on Telegram's answers."
     ),
 ]
-
-
-def checked_proxies(proxies: list[str] | None) -> list[str] | None:
-    """--proxy values, each scheme://[user:password@]host:port or `direct`, else InputError."""
-    if proxies is None:
-        return None
-    try:
-        return [check_proxy(proxy.strip()) for proxy in proxies]
-    except ValueError as exc:
-        raise errors.InputError(str(exc)) from None
 
 
 @app.command("add")
@@ -60,17 +44,15 @@ def add(
 ) -> None:
     """Check a token with getMe and register the bot."""
     settings = ctx.ensure_object(Options).settings()
-    proxy = checked_proxies(proxy)
+    proxy = bots.checked_proxies(proxy)
 
     async def go() -> None:
-        identity = await _get_me(settings, token.strip(), api_url, proxy or ())
-        async with database(settings) as pool, pool.acquire() as connection:
-            bot = await bot_rows.insert(
-                connection,
-                bot_id=identity.id,
-                name=name or identity.username,
-                username=identity.username,
+        async with database(settings) as pool:
+            bot = await bots.add(
+                pool,
+                settings,
                 token=token.strip(),
+                name=name,
                 api_url=api_url,
                 rate_per_s=rate,
                 paid_broadcast=paid_broadcast,
@@ -84,24 +66,6 @@ def add(
     run(go())
 
 
-async def _get_me(
-    settings: config.Settings, token: str, api_url: str, proxies: Sequence[str]
-) -> Identity:
-    """Who the token belongs to, asked of the API server at api_url (getMe)."""
-    from bulletin.telegram.client import BotClient  # aiogram takes seconds to import
-
-    client = BotClient(
-        token,
-        api_url,
-        timeout_s=settings.worker.request_timeout_s,
-        proxies=proxies or settings.telegram.proxies,
-    )
-    try:
-        return await client.get_me()
-    finally:
-        await client.close()
-
-
 @app.command("list")
 def list_bots(
     ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="JSON output")] = False
@@ -110,22 +74,22 @@ def list_bots(
     settings = ctx.ensure_object(Options).settings()
 
     async def go() -> None:
-        async with database(settings) as pool, pool.acquire() as connection:
-            listed = await bot_rows.list_with_counts(connection)
+        async with database(settings) as pool:
+            listed = await bots.list_all(pool)
         rows = [
             {
                 "name": bot.name,
                 "username": bot.username,
                 "id": bot.id,
                 "token": bot.masked_token,
-                "api_url": mask_proxy(bot.api_url),  # masks any URL's credentials
+                "api_url": bots.mask_proxy(bot.api_url),  # masks any URL's credentials
                 "rate_per_s": bot.rate_per_s,
                 "status": bot.status.value,
                 "paid_broadcast": bot.paid_broadcast,
                 "subscribed": subscribed,
-                "proxies": [mask_proxy(proxy) for proxy in bot.proxies],
+                "proxies": [bots.mask_proxy(proxy) for proxy in bot.proxies],
             }
-            for bot, subscribed in listed
+            for bot, subscribed in ((item.bot, item.subscribed) for item in listed)
         ]
         if as_json:
             print_json(rows)
@@ -147,9 +111,9 @@ def list_bots(
                     "yes" if r["paid_broadcast"] else "no",
                     r["subscribed"],
                     r["api_url"],
-                    ", ".join(mask_proxy(proxy) for proxy in bot.proxies) or "-",
+                    ", ".join(bots.mask_proxy(proxy) for proxy in bot.proxies) or "-",
                 ]
-                for r, (bot, _) in zip(rows, listed, strict=True)
+                for r, bot in zip(rows, (item.bot for item in listed), strict=True)
             ],
         )
 
@@ -165,9 +129,8 @@ def remove(
     settings = ctx.ensure_object(Options).settings()
 
     async def go() -> None:
-        async with database(settings) as pool, pool.acquire() as connection:
-            found = await bot_rows.find(connection, bot)
-            await bot_rows.remove(connection, found)
+        async with database(settings) as pool:
+            found = await bots.remove(pool, bot)
         console.print(f"removed bot {found.name}")
 
     run(go())
@@ -199,19 +162,18 @@ def set_pace(
     """Change a bot's pace, proxies or API server; running workers pick it up within a lease
     interval."""
     settings = ctx.ensure_object(Options).settings()
-    proxy = checked_proxies(proxy)
+    proxy = bots.checked_proxies(proxy)
 
     async def go() -> None:
-        async with database(settings) as pool, pool.acquire() as connection:
-            found = await bot_rows.find(connection, bot)
-            if api_url is not None:
-                await _move(connection, settings, found, api_url)
-            changed = await bot_rows.set_pace(
-                connection,
-                found.id,
+        async with database(settings) as pool:
+            changed = await bots.change(
+                pool,
+                settings,
+                bot,
                 rate_per_s=rate,
                 paid_broadcast=paid_broadcast,
                 proxies=[] if no_proxy else proxy,
+                api_url=api_url,
             )
         paid = "on (billed in Stars by Telegram)" if changed.paid_broadcast else "off"
         console.print(
@@ -222,17 +184,3 @@ def set_pace(
         )
 
     run(go())
-
-
-async def _move(
-    connection: Connection, settings: config.Settings, bot: models.Bot, api_url: str
-) -> None:
-    """Point a bot at another API server once that server says the token is this bot's."""
-    identity = await _get_me(settings, bot.token, api_url, bot.proxies)
-    if identity.id != bot.id:
-        raise errors.TokenRejected(
-            f"{api_url} says token {bot.masked_token} is bot {identity.id}, not {bot.name!r}"
-        )
-    await bot_rows.update_endpoint(
-        connection, bot.id, token=bot.token, api_url=api_url, rate_per_s=bot.rate_per_s
-    )

@@ -11,12 +11,12 @@ import typer
 
 from bulletin import errors, models
 from bulletin.app import campaigns
+from bulletin.app.database import database
 from bulletin.campaign import document
 from bulletin.campaign.spec import CampaignSpec
 from bulletin.cli.campaigns import read_text
-from bulletin.cli.context import Options, database, run
+from bulletin.cli.context import Options, run
 from bulletin.cli.output import console
-from bulletin.db import campaigns as campaign_rows
 
 
 class Format(enum.StrEnum):
@@ -87,43 +87,13 @@ def edit(
 
     async def go() -> str:
         async with database(settings) as pool:
-            async with pool.acquire() as connection:
-                campaign = await campaign_rows.find(connection, name)
-                if campaign.status is not models.CampaignStatus.DRAFT:
-                    raise errors.BulletinError(
-                        f"campaign {name!r} is {campaign.status}; only drafts are edited in "
-                        "place (change its file and `bulletin campaign apply` it)"
-                    )
-                spec = (await campaign_rows.design(connection, campaign.id)).spec
-            edited = _edited(spec, variant, changes)
-            lines = document.Lines(f"campaign {name}", None, "")
-            _, outcome = await campaigns.apply(pool, document.Document(edited, lines))
-            return outcome
+            return await campaigns.edit(pool, name, variant, changes)
 
     outcome = run(go())
     console.print(f"{outcome} variant {variant} of {name}")
 
 
-def _edited(spec: CampaignSpec, name: str, changes: dict[str, object]) -> CampaignSpec:
-    names = [variant.name for variant in spec.variants]
-    if name not in names:
-        raise errors.NotFound(
-            f"campaign {spec.name!r} has no variant {name!r} ({', '.join(names)})"
-        )
-    try:
-        variants = [
-            variant.model_validate({**variant.model_dump(), **changes})
-            if variant.name == name
-            else variant
-            for variant in spec.variants
-        ]
-        return CampaignSpec.model_validate({**spec.model_dump(), "variants": variants})
-    except ValueError as exc:
-        raise errors.InputError(str(exc).splitlines()[-1].strip()) from None
-
-
 async def _design(ctx: typer.Context, name: str) -> CampaignSpec:
     settings = ctx.ensure_object(Options).settings()
-    async with database(settings) as pool, pool.acquire() as connection:
-        campaign = await campaign_rows.find(connection, name)
-        return (await campaign_rows.design(connection, campaign.id)).spec
+    async with database(settings) as pool:
+        return await campaigns.design(pool, name)

@@ -5,21 +5,19 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from bulletin import errors, models
 from bulletin.app import campaigns, runs
+from bulletin.app.database import database
 from bulletin.campaign import lifecycle
 from bulletin.cli import report
 from bulletin.cli.again import AgainOption, YesOption
 from bulletin.cli.again import confirm as confirm_again
-from bulletin.cli.context import Options, database, run
+from bulletin.cli.context import Options, run
 from bulletin.cli.output import console, print_json, print_table
-from bulletin.db import bots as bot_rows
-from bulletin.db import campaigns as campaign_rows
-from bulletin.db import runs as run_rows
 
 app = typer.Typer(help="Design campaigns and start their runs.", no_args_is_help=True)
 
@@ -96,8 +94,8 @@ def list_campaigns(
     settings = ctx.ensure_object(Options).settings()
 
     async def go() -> list[tuple[models.Campaign, int | None, str | None]]:
-        async with database(settings) as pool, pool.acquire() as connection:
-            return await campaign_rows.list_all(connection)
+        async with database(settings) as pool:
+            return await campaigns.list_all(pool)
 
     listed = run(go())
     rows = [
@@ -166,10 +164,9 @@ def list_runs(
     """A campaign's runs, oldest first, with what each delivered."""
     settings = ctx.ensure_object(Options).settings()
 
-    async def go() -> list[run_rows.RunSummary]:
-        async with database(settings) as pool, pool.acquire() as connection:
-            campaign = await campaign_rows.find(connection, name)
-            return await run_rows.of_campaign(connection, campaign)
+    async def go() -> list[runs.RunSummary]:
+        async with database(settings) as pool:
+            return await runs.of_campaign(pool, name)
 
     rows = [
         {
@@ -200,9 +197,8 @@ def pause(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Campaign
     settings = ctx.ensure_object(Options).settings()
 
     async def go() -> int:
-        async with database(settings) as pool, pool.acquire() as connection:
-            campaign = await campaign_rows.find(connection, name)
-            return await campaign_rows.pause(connection, campaign, "paused by the operator")
+        async with database(settings) as pool:
+            return await campaigns.pause(pool, name)
 
     paused = run(go())
     console.print(f"paused {name} ({paused} run(s) stopped sending)")
@@ -214,12 +210,11 @@ def cancel(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Campaig
     settings = ctx.ensure_object(Options).settings()
 
     async def go() -> tuple[int, int]:
-        async with database(settings) as pool, pool.acquire() as connection:
-            campaign = await campaign_rows.find(connection, name)
-            return await campaign_rows.cancel(connection, campaign)
+        async with database(settings) as pool:
+            return await campaigns.cancel(pool, name)
 
-    runs, skipped = run(go())
-    console.print(f"cancelled {name}: {runs} run(s) ended, {skipped:,} pending deliveries skipped")
+    ended, skipped = run(go())
+    console.print(f"cancelled {name}: {ended} run(s) ended, {skipped:,} pending deliveries skipped")
 
 
 @app.command("status")
@@ -235,29 +230,14 @@ def status(
     """Where a run stands: sent, failed, blocked, gone, pending, pace."""
     settings = ctx.ensure_object(Options).settings()
 
-    async def go() -> tuple[
-        models.Run,
-        models.RunCounts,
-        list[tuple[str, str | None, int]],
-        list[dict[str, Any]],
-        models.Bot,
-    ]:
-        async with database(settings) as pool, pool.acquire() as connection:
-            campaign = await campaign_rows.find(connection, name)
-            bot = await bot_rows.by_id(connection, campaign.bot_id)
-            found = (
-                await run_rows.by_number(connection, campaign, number)
-                if number is not None
-                else await run_rows.latest(connection, campaign)
-            )
-            counts = await run_rows.counts(connection, found.id)
-            failures = await run_rows.failures(connection, found.id)
-            variants = await run_rows.variant_counts(connection, found.id)
-            return found, counts, failures, variants, bot
+    async def go() -> runs.Status:
+        async with database(settings) as pool:
+            return await runs.status(pool, name, number)
 
-    found, counts, failures, variants, bot = run(go())
+    found = run(go())
+    counts, failures, variants, bot = found.counts, found.failures, found.variants, found.bot
     if as_json:
-        values = report.outcome(found, counts)
+        values = report.outcome(found.run, counts)
         values["bot"] = {"name": bot.name, "status": bot.status.value}
         values["failures"] = [
             {"reason": reason, "error": error, "deliveries": n} for reason, error, n in failures
@@ -265,7 +245,7 @@ def status(
         values["variants"] = variants
         print_json(values)
         return
-    report.print_outcome(found, counts, failures)
+    report.print_outcome(found.run, counts, failures)
     if len(variants) > 1:
         print_table("per variant", list(variants[0]), [list(row.values()) for row in variants])
     if bot.status is not models.BotStatus.ACTIVE:
@@ -281,9 +261,8 @@ def resume(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Campaig
     settings = ctx.ensure_object(Options).settings()
 
     async def go() -> int:
-        async with database(settings) as pool, pool.acquire() as connection:
-            campaign = await campaign_rows.find(connection, name)
-            return await run_rows.resume(connection, campaign)
+        async with database(settings) as pool:
+            return await campaigns.resume(pool, name)
 
     resumed = run(go())
     console.print(f"resumed {name} ({resumed} run(s) sending again)")
@@ -304,9 +283,8 @@ def delete(
         typer.confirm(f"delete campaign {name!r} with its runs and deliveries?", abort=True)
 
     async def go() -> tuple[int, int]:
-        async with database(settings) as pool, pool.acquire() as connection:
-            campaign = await campaign_rows.find(connection, name)
-            return await campaign_rows.delete(connection, campaign)
+        async with database(settings) as pool:
+            return await campaigns.delete(pool, name)
 
-    runs, deliveries = run(go())
-    console.print(f"deleted campaign {name} ({runs} run(s), {deliveries:,} deliveries)")
+    deleted, deliveries = run(go())
+    console.print(f"deleted campaign {name} ({deleted} run(s), {deliveries:,} deliveries)")

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import gc
 import logging
 import os
 import signal
-from collections.abc import AsyncIterator, Coroutine, Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from bulletin import config, errors
 from bulletin.cli import logs
-from bulletin.db import migrations
-from bulletin.db.pool import Pool, open_pool
 
 T = TypeVar("T")
 
@@ -78,30 +74,8 @@ def configure_logging(settings: config.Settings, verbose: int) -> None:
     logging.getLogger("aiogram").setLevel(max(logging.WARNING, level))
 
 
-@contextlib.asynccontextmanager
-async def database(
-    settings: config.Settings, *, check_schema: bool = True, max_size: int = 10
-) -> AsyncIterator[Pool]:
-    """A pool on the configured (or embedded) database whose schema matches this code."""
-    async with open_pool(settings, max_size=max_size) as pool:
-        if check_schema:
-            async with pool.acquire() as connection:
-                await migrations.check(connection)
-        yield pool
-
-
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coroutine)
-
-
-def freeze_startup_heap() -> None:
-    """Before a long sending loop: keep what startup allocated out of the collector's scans.
-
-    aiogram's type models make a large heap that lives as long as the process; scanning
-    it on every full collection costs the sending loop a steady share of its CPU.
-    """
-    gc.collect()
-    gc.freeze()
 
 
 def stop_on_signals(stop: asyncio.Event) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import tempfile
 import time
@@ -13,15 +12,11 @@ from typing import Annotated
 import typer
 
 from bulletin import config, errors, models
-from bulletin.audience.reader import LineError, read_audience
-from bulletin.cli.context import Options, database, run
+from bulletin.app import audience, bots, campaigns, database, runs
+from bulletin.app.database import Pool
+from bulletin.cli.context import Options, run
 from bulletin.cli.delivery import deliver_with_progress
 from bulletin.cli.output import command_name, console, print_mapping
-from bulletin.db import bots as bot_rows
-from bulletin.db import campaigns as campaign_rows
-from bulletin.db import migrations, subscribers
-from bulletin.db import runs as run_rows
-from bulletin.db.pool import Pool, describe_url, resolve_url
 from bulletin.sandbox import Sandbox, World
 
 DEMO_BOT = "demo"
@@ -46,18 +41,23 @@ def demo(
 
 async def _demo(settings: config.Settings, users: int, rate: float) -> None:
     began = time.monotonic()
-    url = await resolve_url(settings)
-    console.print(f"[bold]1/5[/] database: {describe_url(url)}")
+    console.print(f"[bold]1/5[/] database: {await database.where(settings)}")
     world = World.generate(users, blocked=0.03, gone=0.01, deactivated=0.01, seed=1)
     sandbox_bot = world.add_bot(rate_per_s=rate)
     async with (
         Sandbox(world) as sandbox,
-        database(settings, check_schema=False, max_size=20) as pool,
+        database.database(settings, check_schema=False, max_size=20) as pool,
     ):
         console.print(f"[bold]2/5[/] sandbox Bot API at {sandbox.url} ({rate:g} msgs/s per bot)")
-        async with pool.acquire() as connection:
-            await migrations.apply(connection)
-        bot = await _register_bot(pool, settings, sandbox_bot.token, sandbox.url, rate)
+        await database.migrate(pool)
+        bot = await bots.register_or_update(
+            pool,
+            settings,
+            name=DEMO_BOT,
+            token=sandbox_bot.token,
+            api_url=sandbox.url,
+            rate_per_s=rate,
+        )
         console.print(f"[bold]3/5[/] bot {bot.name} (@{bot.username}, token {bot.masked_token})")
         imported = await _import_audience(pool, world, bot)
         console.print(f"[bold]4/5[/] imported {imported:,} subscribers (a few blocked or gone)")
@@ -78,54 +78,31 @@ async def _demo(settings: config.Settings, users: int, rate: float) -> None:
         raise errors.BulletinError(f"the demo run ended {finished.status.value}")
 
 
-async def _register_bot(
-    pool: Pool, settings: config.Settings, token: str, api_url: str, rate: float
-) -> models.Bot:
-    from bulletin.telegram.client import BotClient  # aiogram takes seconds to import
-
-    client = BotClient(token, api_url, timeout_s=settings.worker.request_timeout_s)
-    try:
-        identity = await client.get_me()
-    finally:
-        await client.close()
-    async with pool.acquire() as connection:
-        try:
-            existing = await bot_rows.by_id(connection, identity.id)
-        except errors.NotFound:
-            return await bot_rows.insert(
-                connection,
-                bot_id=identity.id,
-                name=DEMO_BOT,
-                username=identity.username,
-                token=token,
-                api_url=api_url,
-                rate_per_s=rate,
-            )
-        return await bot_rows.update_endpoint(
-            connection, existing.id, token=token, api_url=api_url, rate_per_s=rate
-        )
-
-
 async def _import_audience(pool: Pool, world: World, bot: models.Bot) -> int:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "audience.csv"
         world.write_audience_csv(path)
-        items = read_audience(str(path), stdin=sys.stdin)
-        records = (item for item in items if not isinstance(item, LineError))
-        async with pool.acquire() as connection, connection.transaction():
-            result = await subscribers.import_staged(connection, bot.id, records, tags=("demo",))
-    return result.inserted + result.known
+        imported = await audience.import_file(
+            pool,
+            bot=bot.name,
+            path=str(path),
+            stdin=sys.stdin,
+            tags=("demo",),
+            resubscribe=False,
+            skip_invalid=True,
+            dry_run=False,
+        )
+    return imported.result.inserted + imported.result.known
 
 
 async def _start_campaign(pool: Pool, bot: models.Bot) -> tuple[models.Campaign, models.Run]:
     name = "demo-" + datetime.now().strftime("%Y%m%d-%H%M%S")
-    async with pool.acquire() as connection:
-        campaign = await campaign_rows.create(
-            connection, name=name, bot=bot, text=DEMO_TEXT, parse_mode=models.ParseMode.HTML
-        )
-        started = await run_rows.start(connection, campaign)
-    await asyncio.sleep(0)
-    return campaign, started
+    campaign = await campaigns.create(
+        pool, name=name, bot=bot.name, text=DEMO_TEXT, parse_mode=models.ParseMode.HTML
+    )
+    begun = await runs.start(pool, name)
+    assert not isinstance(begun, datetime)  # the demo campaign has no schedule
+    return campaign, begun.run
 
 
 def _print_next_steps(campaign: str) -> None:

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from bulletin import __version__, errors
+from bulletin.app import database, failures
 from bulletin.cli import (
     audience,
     bots,
@@ -19,7 +20,6 @@ from bulletin.cli import (
     db,
     delivery,
     demo,
-    failures,
     listen,
     preflight,
     reports,
@@ -27,10 +27,8 @@ from bulletin.cli import (
     stats,
     tokens,
 )
-from bulletin.cli.context import Options, configure_logging, database, run
+from bulletin.cli.context import Options, configure_logging, run
 from bulletin.cli.output import console, error_console
-from bulletin.db import migrations
-from bulletin.db.pool import describe_url, resolve_url
 
 
 class LogFormat(enum.StrEnum):
@@ -110,16 +108,9 @@ def init(ctx: typer.Context) -> None:
     """Create or migrate bulletin's tables (starts the embedded PostgreSQL if no URL is set)."""
     settings = ctx.ensure_object(Options).settings()
 
-    async def go() -> tuple[str, list[migrations.Migration]]:
-        url = await resolve_url(settings)
-        async with database(settings, check_schema=False) as pool, pool.acquire() as connection:
-            return describe_url(url), await migrations.apply(connection)
-
-    where, applied = run(go())
-    names = ", ".join(f"{m.version:04d}_{m.name}" for m in applied) or "none needed"
-    console.print(
-        f"database {where}: schema at version {migrations.latest_version()} (applied: {names})"
-    )
+    done = run(database.initialise(settings))
+    names = ", ".join(done.applied) or "none needed"
+    console.print(f"database {done.where}: schema at version {done.version} (applied: {names})")
 
 
 # How many -v the command line gave: main() decides with it whether to show a traceback.

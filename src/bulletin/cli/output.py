@@ -117,3 +117,8 @@ def _flag_type(option: typer.core.TyperOption, ctx: Any) -> str | None:
 # Typer's Rich help asks every option for its type, flags included; answer for flags here.
 _option_type = typer.core.TyperOption.display_type_rich
 typer.core.TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign,assignment]
+
+
+def announce(line: str) -> None:
+    """A line about what a long-running command is doing, on stderr, as it is."""
+    error_console.print(line, markup=False)

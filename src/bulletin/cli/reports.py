@@ -12,8 +12,9 @@ import typer
 
 from bulletin import errors, models
 from bulletin.app import reports
+from bulletin.app.database import database
 from bulletin.audience.writer import Format
-from bulletin.cli.context import Options, database, run
+from bulletin.cli.context import Options, run
 from bulletin.cli.output import error_console
 
 

@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 
 from bulletin.app import stats
-from bulletin.cli.context import Options, database, run
+from bulletin.app.database import database
+from bulletin.cli.context import Options, run
 from bulletin.cli.output import print_json, print_table
 
 

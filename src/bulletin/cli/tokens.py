@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 
 from bulletin.app import tokens
-from bulletin.cli.context import Options, database, run
+from bulletin.app.database import database
+from bulletin.cli.context import Options, run
 from bulletin.cli.output import console, error_console, print_json, print_table
 
 app = typer.Typer(help="Tokens for the HTTP API of `bulletin serve`.", no_args_is_help=True)

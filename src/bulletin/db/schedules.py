@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,8 +12,7 @@ import asyncpg
 
 from bulletin import models
 from bulletin.campaign import schedule
-from bulletin.campaign.spec import CampaignSpec, Schedule
-from bulletin.content import check
+from bulletin.campaign.spec import CampaignSpec, Schedule, Segment
 from bulletin.db import campaigns as campaign_rows
 from bulletin.db import runs as run_rows
 from bulletin.db import subscribers as subscriber_rows
@@ -22,7 +21,6 @@ from bulletin.db.pool import connection as pooled
 from bulletin.db.queries import sql
 
 LEADER_LOCK_KEY = 0x62756C73  # the advisory lock only the scheduling leader holds
-CHECK_SAMPLES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +41,16 @@ class Leadership:
         await self.connection.fetchval(sql("scheduler_heartbeat"))
 
 
-class ScheduleStore:
-    """Every query the scheduler runs."""
+# The pre-flight check a due campaign passes before its run starts: its problems, if any.
+Preflight = Callable[[Connection, CampaignSpec], Awaitable[list[str]]]
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+
+class ScheduleStore:
+    """Every query the scheduler runs; the pre-flight check is the application's, passed in."""
+
+    def __init__(self, pool: asyncpg.Pool, preflight: Preflight) -> None:
         self._pool = pool
+        self._preflight = preflight
 
     @contextlib.asynccontextmanager
     async def leadership(self) -> AsyncIterator[Leadership | None]:
@@ -81,7 +84,7 @@ class ScheduleStore:
                 # starts once that run is finished (one unfinished run per campaign).
                 return None
             design = await campaign_rows.design(connection, campaign_id)
-            problems = await preflight(connection, design.spec)
+            problems = await self._preflight(connection, design.spec)
             if problems:
                 reason = f"pre-flight check failed: {problems[0]}"
                 await connection.execute(sql("pause_campaign"), campaign_id, reason)
@@ -113,31 +116,24 @@ class ScheduleStore:
         return quieted, woken
 
 
-async def preflight(connection: Connection, spec: CampaignSpec) -> list[str]:
-    """The offline part of the pre-flight check, for a sample of the segment's subscribers."""
-    _, samples = await sample(connection, spec, CHECK_SAMPLES)
-    return check.problems(spec.variants, spec.name, json.dumps(spec.fields), samples)
-
-
-async def sample(
+async def recipients(
     connection: Connection,
-    spec: CampaignSpec,
+    bot_ids: list[int],
+    segment: Segment,
     limit: int,
-    *,
-    campaign_id: int | None = None,
-    only_new: bool = False,
+    per_run_cap: int | None,
+    campaign_id: int | None,
+    only_new: bool,
 ) -> tuple[int, list[models.Recipient]]:
-    """The audience a run would have now (only chats the campaign has not reached, when
-    `only_new`) and its first subscribers."""
-    bot_ids = await campaign_rows.segment_bot_ids(connection, spec)
+    """How many chats of the bots' segment a run would reach now, and the first `limit` of them."""
     rows = await connection.fetch(
         sql("sample_recipients"),
         bot_ids,
-        *campaign_rows.segment_filters(spec.segment),
+        *campaign_rows.segment_filters(segment),
         limit,
-        spec.caps.per_run,
+        per_run_cap,
         campaign_id,
-        only_new and campaign_id is not None,
+        only_new,
     )
     audience = rows[0]["audience"] if rows else 0
     return audience, [subscriber_rows.to_recipient(row) for row in rows]
