@@ -9,6 +9,7 @@ port is taken.
 
 from __future__ import annotations
 
+import enum
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,6 +92,9 @@ def arguments(name: str, command: Any, folder: Path, token: str, api_url: str) -
         if not param.required:
             continue
         value = values.get(param.name, "news" if param.name == "bot" else "hello")
+        annotation = param.type_descriptor.annotation
+        if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+            value = str(next(iter(annotation)).value)  # an enum: its first member
         line += [param.opts[0], value] if param.opts[0].startswith("-") else [value]
     if any("--api-url" in param.opts for param in command.params):
         line += ["--api-url", api_url]
