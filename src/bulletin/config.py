@@ -11,8 +11,7 @@ from typing import Annotated, Any, Literal
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from bulletin import errors
-from bulletin.telegram import redact
+from bulletin import errors, redact
 
 ENV_PREFIX = "BULLETIN_"
 CONFIG_FILE_NAME = "bulletin.toml"

@@ -13,8 +13,7 @@ import asyncpg
 import pytest
 from aiohttp import web
 
-from bulletin import config, models
-from bulletin.telegram import redact
+from bulletin import config, models, redact
 from tests.support import run_cli
 
 NEWS_TOKEN = "7001234567:AAHfakeTokenSecretPartForNews_12345xy"

@@ -10,8 +10,8 @@ from bulletin import config, errors, models
 from bulletin.db import bots as bot_rows
 from bulletin.db.connection import Connection
 from bulletin.db.pool import Pool
-from bulletin.telegram.redact import check_proxy
-from bulletin.telegram.redact import mask_proxy as mask_proxy  # for what lists bots
+from bulletin.redact import check_proxy
+from bulletin.redact import mask_proxy as mask_proxy  # for what lists bots
 
 if TYPE_CHECKING:
     from bulletin.telegram.client import Identity

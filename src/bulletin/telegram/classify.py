@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from aiogram import exceptions as tg
 
-from bulletin.telegram import redact
+from bulletin import redact
 
 
 class Action(enum.StrEnum):

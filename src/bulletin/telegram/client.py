@@ -21,8 +21,8 @@ from aiogram.methods.base import Response
 from aiogram.utils.token import TokenValidationError, validate_token
 from aiohttp_socks import ProxyConnectionError, ProxyError, ProxyTimeoutError
 
-from bulletin import config, errors, models
-from bulletin.telegram import classify, messages, redact
+from bulletin import config, errors, models, redact
+from bulletin.telegram import classify, messages
 from bulletin.telegram.routes import Routes
 
 log = logging.getLogger(__name__)

@@ -13,9 +13,8 @@ from typing import Protocol, TypeVar
 from aiogram import types
 from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
 
-from bulletin import errors, models, subscriptions
+from bulletin import errors, models, redact, subscriptions
 from bulletin.config import ListenerSettings
-from bulletin.telegram import redact
 from bulletin.telegram.client import BotClient
 from bulletin.telegram.signals import ALLOWED_UPDATES, signal_of
 

@@ -11,9 +11,8 @@ from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 
-from bulletin import errors
-from bulletin.telegram import redact
-from bulletin.telegram.redact import DIRECT, mask_proxy
+from bulletin import errors, redact
+from bulletin.redact import DIRECT, mask_proxy
 
 log = logging.getLogger(__name__)
 
