@@ -126,34 +126,8 @@ async def _start(pool: Pool, name: str) -> dict[str, Any]:
 
 async def status(pool: Pool, name: str, number: int | None = None) -> dict[str, Any]:
     """What `campaign status --json` says of a run (the latest, or run `number`)."""
-    async with pool.acquire() as connection:
-        campaign = await campaign_rows.find(connection, name)
-        run = (
-            await run_rows.by_number(connection, campaign, number)
-            if number is not None
-            else await run_rows.latest(connection, campaign)
-        )
-        counts = await run_rows.counts(connection, run.id)
-        failures = await run_rows.failures(connection, run.id)
-    return {
-        "run": run.number,
-        "campaign": run.campaign_name,
-        "status": run.status.value,
-        "paused_reason": run.paused_reason,
-        "audience": run.audience,
-        "sent": counts.sent,
-        "failed": counts.failed,
-        "blocked": counts.blocked,
-        "gone": counts.gone,
-        "skipped": counts.skipped,
-        "uncertain": counts.uncertain,
-        "pending": counts.pending + counts.sending,
-        "rate_limited_429": counts.rate_limited,
-        "msgs_per_s": round(counts.sent_per_s, 1),
-        "started_at": run.started_at,
-        "finished_at": run.finished_at,
-        "failures": [{"reason": r, "error": e, "deliveries": n} for r, e, n in failures],
-    }
+    found = await runs.status(pool, name, number)
+    return {**runs.outcome(found.run, found.counts), "failures": runs.failure_rows(found.failures)}
 
 
 async def runs_of(pool: Pool, name: str) -> list[dict[str, Any]]:

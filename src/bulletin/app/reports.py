@@ -87,11 +87,7 @@ async def write(
     """Stream a run's deliveries (the latest run, or run `number`) into the writer."""
     async with pool.acquire() as connection:
         campaign = await campaign_rows.find(connection, name)
-        run = (
-            await run_rows.by_number(connection, campaign, number)
-            if number is not None
-            else await run_rows.latest(connection, campaign)
-        )
+        run = await run_rows.chosen(connection, campaign, number)
         # A cursor lives in a transaction; REPEATABLE READ: one consistent picture of the run.
         async with connection.transaction(isolation="repeatable_read", readonly=True):
             selected = outcome.value if outcome is not None else None

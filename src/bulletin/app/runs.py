@@ -168,12 +168,41 @@ async def status(pool: Pool, name: str, number: int | None = None) -> Status:
     async with pool.acquire() as connection:
         campaign = await campaign_rows.find(connection, name)
         bot = await bot_rows.by_id(connection, campaign.bot_id)
-        found = (
-            await run_rows.by_number(connection, campaign, number)
-            if number is not None
-            else await run_rows.latest(connection, campaign)
-        )
+        found = await run_rows.chosen(connection, campaign, number)
         counts = await run_rows.counts(connection, found.id)
         failures = await run_rows.failures(connection, found.id)
         variants = await run_rows.variant_counts(connection, found.id)
     return Status(found, counts, failures, variants, bot)
+
+
+def outcome(run: models.Run, counts: models.RunCounts) -> dict[str, Any]:
+    """Where a run stands, as `campaign status --json` and the API say it."""
+    elapsed_s = None
+    if run.finished_at is not None:
+        elapsed_s = round((run.finished_at - run.started_at).total_seconds(), 1)
+    return {
+        "run": run.number,
+        "run_id": run.id,
+        "campaign": run.campaign_name,
+        "status": run.status.value,
+        "paused_reason": run.paused_reason,
+        "audience": run.audience,
+        "sent": counts.sent,
+        "failed": counts.failed,
+        "blocked": counts.blocked,
+        "gone": counts.gone,
+        "skipped": counts.skipped,
+        "uncertain": counts.uncertain,
+        "pending": counts.pending + counts.sending,
+        "retried": counts.retried,
+        "rate_limited_429": counts.rate_limited,
+        "msgs_per_s": round(counts.sent_per_s, 1),
+        "elapsed_s": elapsed_s,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+    }
+
+
+def failure_rows(failures: list[tuple[str, str | None, int]]) -> list[dict[str, Any]]:
+    """The commonest reasons deliveries did not end sent, as JSON reads them."""
+    return [{"reason": reason, "error": error, "deliveries": n} for reason, error, n in failures]

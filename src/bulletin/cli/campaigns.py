@@ -237,11 +237,9 @@ def status(
     found = run(go())
     counts, failures, variants, bot = found.counts, found.failures, found.variants, found.bot
     if as_json:
-        values = report.outcome(found.run, counts)
+        values = runs.outcome(found.run, counts)
         values["bot"] = {"name": bot.name, "status": bot.status.value}
-        values["failures"] = [
-            {"reason": reason, "error": error, "deliveries": n} for reason, error, n in failures
-        ]
+        values["failures"] = runs.failure_rows(failures)
         values["variants"] = variants
         print_json(values)
         return

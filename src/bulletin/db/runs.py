@@ -138,6 +138,15 @@ async def unfinished(connection: Connection, campaign: models.Campaign) -> model
     return to_run(row) if row is not None else None
 
 
+async def chosen(
+    connection: Connection, campaign: models.Campaign, number: int | None
+) -> models.Run:
+    """The campaign's run numbered `number`, or its latest run when no number is given."""
+    if number is None:
+        return await latest(connection, campaign)
+    return await by_number(connection, campaign, number)
+
+
 async def by_number(connection: Connection, campaign: models.Campaign, number: int) -> models.Run:
     row = await connection.fetchrow(sql("run_by_number"), campaign.id, number)
     if row is None:

@@ -29,6 +29,7 @@ class RunStatus(Answer):
     """What `campaign status --json` says of a run."""
 
     run: int
+    run_id: int
     campaign: str
     status: str
     paused_reason: str | None
@@ -40,8 +41,10 @@ class RunStatus(Answer):
     skipped: int
     uncertain: int
     pending: int
+    retried: int
     rate_limited_429: int
     msgs_per_s: float
+    elapsed_s: float | None
     started_at: datetime
     finished_at: datetime | None
     failures: list[Failure]
