@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Annotated, TextIO
+from typing import Annotated
 
 import typer
 
@@ -17,7 +15,7 @@ from bulletin.audience.reader import suggest_column
 from bulletin.audience.writer import Format
 from bulletin.campaign.spec import Segment, TagFilter
 from bulletin.cli.context import Options, run
-from bulletin.cli.output import console, error_console, print_json, print_table
+from bulletin.cli.output import console, error_console, output_file, print_json, print_table
 
 app = typer.Typer(
     help="Import and inspect the people and chats that opted in.", no_args_is_help=True
@@ -212,7 +210,7 @@ def export(
     async def go() -> int:
         async with database(settings) as pool:
             return await audience.export(
-                pool, bot, status, segment, chosen_format, lambda: _output(output), raw=raw
+                pool, bot, status, segment, chosen_format, lambda: output_file(output), raw=raw
             )
 
     written = run(go())
@@ -237,19 +235,6 @@ def _moment(option: str, value: str | None) -> datetime | None:
             "2026-05-01T09:00+02:00)"
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-@contextlib.contextmanager
-def _output(path: str) -> Iterator[TextIO]:
-    if path == "-":
-        yield sys.stdout
-        return
-    try:
-        stream = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed below
-    except OSError as error:
-        raise errors.InputError(f"cannot write {path}: {error.strerror or error}") from None
-    with stream:
-        yield stream
 
 
 ChatIds = Annotated[

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -15,6 +16,8 @@ import typer.core
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+from bulletin import errors
 
 # Wide enough that no line of a table is ever folded; nothing here fills the width.
 UNWRAPPED_WIDTH = 10_000
@@ -122,3 +125,22 @@ typer.core.TyperOption.display_type_rich = _flag_type  # type: ignore[method-ass
 def announce(line: str) -> None:
     """A line about what a long-running command is doing, on stderr, as it is."""
     error_console.print(line, markup=False)
+
+
+@contextlib.contextmanager
+def output_file(path: str) -> Iterator[TextIO]:
+    """The file an export or report writes (`-`: stdout), removed again when writing fails
+    half-way, so no half-written file is left that looks whole."""
+    if path == "-":
+        yield sys.stdout
+        return
+    try:
+        stream = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed below
+    except OSError as error:
+        raise errors.InputError(f"cannot write {path}: {error.strerror or error}") from None
+    try:
+        with stream:
+            yield stream
+    except BaseException:
+        Path(path).unlink(missing_ok=True)
+        raise

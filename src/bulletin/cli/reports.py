@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
-import sys
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Annotated, TextIO
+from typing import Annotated
 
 import typer
 
-from bulletin import errors, models
+from bulletin import models
 from bulletin.app import reports
 from bulletin.app.database import database
 from bulletin.audience.writer import Format
 from bulletin.cli.context import Options, run
-from bulletin.cli.output import error_console
+from bulletin.cli.output import error_console, output_file
 
 
 def register(app: typer.Typer) -> None:
@@ -44,7 +40,7 @@ def report(
 
     async def go() -> tuple[models.Run, int]:
         async with database(settings) as pool:
-            with _output(output) as stream:
+            with output_file(output) as stream:
                 writer = reports.ReportWriter(stream, file_format or Format.of_path(output))
                 found = await reports.write(pool, name, writer, number=number, outcome=outcome)
             return found, writer.written
@@ -52,21 +48,3 @@ def report(
     found, written = run(go())
     where = "" if output == "-" else f" to {output}"
     error_console.print(f"wrote {written:,} deliveries of {found.label}{where}", markup=False)
-
-
-@contextlib.contextmanager
-def _output(path: str) -> Iterator[TextIO]:
-    """The file to write, removed again when the report fails half-way (or never starts)."""
-    if path == "-":
-        yield sys.stdout
-        return
-    try:
-        stream = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed below
-    except OSError as error:
-        raise errors.InputError(f"cannot write {path}: {error.strerror or error}") from None
-    try:
-        with stream:
-            yield stream
-    except BaseException:
-        Path(path).unlink(missing_ok=True)
-        raise
