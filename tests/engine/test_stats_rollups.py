@@ -65,7 +65,8 @@ async def test_rollups__batches_written_twice__counted_once(
         "sent": counts.sent, "failed": counts.failed, "blocked": counts.blocked,
         "gone": counts.gone, "skipped": counts.skipped, "uncertain": counts.uncertain,
     }  # fmt: skip
-    assert store.lost >= 2
+    # A loaded machine may settle all 200 in two batches: one lost answer is the fault.
+    assert store.lost >= 1
     assert counts.sent + counts.failed == 200
     assert counts.blocked > 0
     assert await _totals(pool, "daily_campaign_stats") == expected
