@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from bulletin import __version__
 from bulletin.app import api_views
 from bulletin.app.api_views import Pool
-from bulletin.web import api, auth, limits, metrics, problems, schemas
+from bulletin.web import api, auth, docs, limits, metrics, problems, schemas
 
 
 def build(pool: Pool, *, loopback: bool, max_body_bytes: int) -> FastAPI:
@@ -18,11 +18,12 @@ def build(pool: Pool, *, loopback: bool, max_body_bytes: int) -> FastAPI:
         version=__version__,
         summary="Broadcast to the people who opted in to your Telegram bots.",
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        docs_url=None,  # docs.install: Swagger UI from this package, not a CDN
         redoc_url=None,
     )
     app.state.access = auth.Access(pool, loopback)
     problems.install(app)
+    docs.install(app, "/api/v1/openapi.json")
     app.include_router(api.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], response_model=schemas.Health)
     app.add_api_route(
