@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
 
+from bulletin import config
 from bulletin.app import api_views, reports, stats
 from bulletin.app.api_views import Pool
 from bulletin.web import auth, problems, schemas
@@ -23,6 +24,14 @@ def pool_of(request: Request) -> Pool:
 
 
 PoolOf = Annotated[Pool, Depends(pool_of)]
+
+
+def settings_of(request: Request) -> config.Settings:
+    settings: config.Settings = request.app.state.settings
+    return settings
+
+
+SettingsOf = Annotated[config.Settings, Depends(settings_of)]
 
 
 @router.put("/campaigns/{name}", response_model=schemas.Saved, tags=["campaigns"])

@@ -6,13 +6,19 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import Path, Query
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 # A name as bulletin keeps one: no control characters (PostgreSQL's text holds no NUL).
 NAME_PATTERN = r"^[^\x00-\x1f\x7f]{1,200}$"
 Name = Annotated[str, Path(pattern=NAME_PATTERN, description="Campaign name")]
 RunNumber = Annotated[int, Path(ge=1, le=2_147_483_647, description="The run's number")]
 NameFilter = Annotated[str | None, Query(pattern=NAME_PATTERN)]
+BotName = Annotated[str, Path(pattern=NAME_PATTERN, description="Bot name, @username or id")]
+# What BotFather hands out: the bot's id, a colon, a secret of URL-safe characters.
+TOKEN_PATTERN = r"^[0-9]{1,20}:[A-Za-z0-9_-]{1,200}$"
+Rate = Annotated[float, Field(ge=0.1, le=1000, description="Messages per second for this bot")]
+Proxy = Annotated[str, Field(min_length=1, max_length=2000)]
+Url = Annotated[str, Field(min_length=1, max_length=2000)]
 
 
 class Answer(BaseModel):
@@ -110,3 +116,56 @@ class Health(Answer):
 class Readiness(Answer):
     status: Literal["ready", "unavailable"]
     detail: str | None = None
+
+
+class RequestBody(BaseModel):
+    """A request body: an unknown field is refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class BotAdd(RequestBody):
+    """`bot add`: the token is checked with getMe before anything is kept."""
+
+    token: str = Field(pattern=TOKEN_PATTERN, repr=False, description="From @BotFather")
+    name: str | None = Field(default=None, pattern=NAME_PATTERN, description="Default: username")
+    api_url: Url = Field(
+        default="https://api.telegram.org",
+        description="Bot API server: one of the server config's [web] bot_api_urls",
+    )
+    rate_per_s: Rate = 30.0
+    paid_broadcast: bool = False
+    proxies: list[Proxy] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Among the server config's [telegram] proxies, or `direct`",
+    )
+
+
+class BotChange(RequestBody):
+    """`bot set`: what is absent (or null) stays as it is; `proxies: []` = the global ones."""
+
+    rate_per_s: Rate | None = None
+    paid_broadcast: bool | None = None
+    proxies: list[Proxy] | None = Field(default=None, max_length=20)
+    api_url: Url | None = None
+
+
+class Bot(Answer):
+    """What `bot list --json` says of a bot, without any of its token."""
+
+    name: str
+    username: str
+    id: int
+    api_url: str
+    rate_per_s: float
+    status: str
+    paid_broadcast: bool
+    subscribed: int
+    proxies: list[str]
+
+
+class BotRemoved(Answer):
+    name: str
+    id: int
+    removed: bool
