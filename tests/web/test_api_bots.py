@@ -14,7 +14,7 @@ import pytest
 from bulletin.sandbox import Sandbox, World
 from bulletin.sandbox.world import Bot as SandboxBot
 from tests.support import import_world, register_bot, run_cli
-from tests.web.conftest import Served, client, create_token, start_serve, stop_serve
+from tests.web.conftest import Served, client, make_token, start_serve, stop_serve
 
 DOCUMENT = {"bot": "news", "variants": [{"name": "a", "text": "Hello {{ first_name }}!"}]}
 
@@ -43,8 +43,10 @@ async def bots(pool: asyncpg.Pool, cli_env: dict[str, str], tmp_path: Path) -> A
             await stop_serve(served)
 
 
-async def test_bots__add_list_patch_delete__as_the_cli_and_no_token_shown(bots: Bots) -> None:
-    admin = await create_token(bots.env, "admin", "backend")
+async def test_bots__add_list_patch_delete__as_the_cli_and_no_token_shown(
+    bots: Bots, pool: asyncpg.Pool
+) -> None:
+    admin = await make_token(pool, "admin", "backend")
     url = bots.sandbox.url
     async with client(bots.served, admin) as api:
         added = await api.post(
@@ -99,8 +101,8 @@ async def test_bots__add_list_patch_delete__as_the_cli_and_no_token_shown(bots: 
 async def test_bots__bad_requests__4xx_problem_naming_what_and_nothing_kept(
     bots: Bots, pool: asyncpg.Pool
 ) -> None:
-    admin = await create_token(bots.env, "admin", "backend")
-    viewer = await create_token(bots.env, "viewer", "dashboard")
+    admin = await make_token(pool, "admin", "backend")
+    viewer = await make_token(pool, "viewer", "dashboard")
     url = bots.sandbox.url
     spare = {"token": bots.spare.token, "api_url": url}
     bad = [

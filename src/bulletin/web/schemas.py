@@ -169,3 +169,65 @@ class BotRemoved(Answer):
     name: str
     id: int
     removed: bool
+
+
+class CampaignListed(Answer):
+    """What `campaign list --json` says of a campaign."""
+
+    name: str
+    bot: str
+    status: str
+    paused_reason: str | None
+    last_run: int | None
+    last_run_status: str | None
+    text: str
+
+
+class Sample(Answer):
+    variant: str
+    chat_id: int
+    message: str
+
+
+class Preview(Answer):
+    """`campaign preview --json`: the chats a run now would reach, and rendered samples."""
+
+    campaign: str
+    audience: int
+    samples: list[Sample]
+
+
+class CheckRequest(RequestBody):
+    test_chat: int | None = Field(
+        default=None,
+        ge=-(2**63),
+        le=2**63 - 1,
+        description="Send every variant to this chat first, through the bot's pace",
+    )
+
+
+class Checked(Answer):
+    """`campaign check`: `passed`, or the problems found (one line each)."""
+
+    campaign: str
+    passed: bool
+    audience: int
+    problems: list[str]
+    test_chat: int | None
+
+
+class Acted(Answer):
+    """What a pause, resume or cancel changed: runs touched, the campaign's status after."""
+
+    campaign: str
+    action: Literal["pause", "resume", "cancel"]
+    status: str
+    runs: int
+    skipped: int | None = Field(default=None, description="cancel: pending deliveries skipped")
+
+
+class Deleted(Answer):
+    campaign: str
+    deleted: bool
+    runs: int
+    deliveries: int
