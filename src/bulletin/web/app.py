@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from bulletin import __version__, config
 from bulletin.app import api_views
 from bulletin.app.api_views import Pool
-from bulletin.web import api, api_bots, auth, docs, limits, metrics, problems, schemas
+from bulletin.web import api, api_bots, api_media, auth, docs, limits, metrics, problems, schemas
 
 
 def build(
@@ -30,6 +30,7 @@ def build(
     docs.install(app, "/api/v1/openapi.json")
     app.include_router(api.router)
     app.include_router(api_bots.router)
+    app.include_router(api_media.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], response_model=schemas.Health)
     app.add_api_route(
         "/readyz",

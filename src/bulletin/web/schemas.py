@@ -231,3 +231,15 @@ class Deleted(Answer):
     deleted: bool
     runs: int
     deliveries: int
+
+
+class Uploaded(Answer):
+    """An upload kept; `media` is what a campaign document names it by."""
+
+    media: str
+    sha256: str
+    filename: str
+    content_type: str
+    size_bytes: int
+    created: bool  # False: the same bytes were uploaded before (the first name is kept)
+    created_at: datetime
