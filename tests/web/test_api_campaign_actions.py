@@ -73,6 +73,12 @@ async def test_campaign_actions__preview_check_pause_resume_cancel_delete__as_th
     async with client(steered.served, admin) as api:
         assert (await api.put(base, json=DOCUMENT)).status_code == 200
         preview = await post(api, f"{base}/preview", params={"samples": 2})
+        # Before the run: after it, a one-shot campaign reaches only chats it has not reached.
+        code, out, err = await run_cli(
+            "campaign", "preview", "promo", "--samples", "2", "--json", env=steered.env
+        )
+        assert code == 0, err
+        assert json.loads(out) == preview
         checked = await post(api, f"{base}/check")
         not_started = await post(api, f"{base}/resume", 409)
         assert "has not started" in not_started["detail"]
@@ -107,11 +113,6 @@ async def test_campaign_actions__preview_check_pause_resume_cancel_delete__as_th
     assert preview["audience"] == AUDIENCE
     assert len(preview["samples"]) == 2
     assert preview["samples"][0]["message"].startswith("[text] Hi ")
-    code, out, err = await run_cli(
-        "campaign", "preview", "promo", "--samples", "2", "--json", env=steered.env
-    )
-    assert code == 0, err
-    assert json.loads(out) == preview
     assert checked == {
         "campaign": "promo", "passed": True, "audience": AUDIENCE, "problems": [],
         "test_chat": None,
