@@ -50,6 +50,21 @@ async def check(
     }
 
 
+async def pause(pool: Pool, name: str) -> dict[str, Any]:
+    """`campaign pause`, answered with what changed."""
+    return await act(pool, name, Action.PAUSE)
+
+
+async def resume(pool: Pool, name: str) -> dict[str, Any]:
+    """`campaign resume`, answered with what changed."""
+    return await act(pool, name, Action.RESUME)
+
+
+async def cancel(pool: Pool, name: str) -> dict[str, Any]:
+    """`campaign cancel`, answered with what changed."""
+    return await act(pool, name, Action.CANCEL)
+
+
 async def act(pool: Pool, name: str, action: Action) -> dict[str, Any]:
     """Pause, resume or cancel a campaign: how many runs it touched, and its status after."""
     skipped = None

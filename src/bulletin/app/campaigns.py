@@ -82,23 +82,36 @@ async def refuse_bad_content(
 async def refuse_missing_uploads(
     connection: Connection, spec: CampaignSpec, parsed: Document | None = None
 ) -> None:
-    """Every `upload:` a variant names is an upload kept in the database."""
+    """Every `upload:` a variant names is an upload kept in the database, within Telegram's
+    upload limit for its kind."""
     for index, variant in enumerate(spec.variants):
-        sources: list[tuple[tuple[str | int, ...], str]] = []
+        sources: list[tuple[tuple[str | int, ...], models.ContentKind, str]] = []
         if variant.media:
-            sources.append((("media",), variant.media))
-        sources += [(("album", n, "media"), item.media) for n, item in enumerate(variant.album)]
-        for location, source in sources:
+            sources.append((("media",), variant.kind, variant.media))
+        sources += [
+            (("album", n, "media"), item.kind, item.media) for n, item in enumerate(variant.album)
+        ]
+        for location, kind, source in sources:
             if models.MediaOrigin.of(source) is not models.MediaOrigin.UPLOAD:
                 continue
             try:
-                digest = media.upload_digest(source)
-                if not await media_rows.known_uploads(connection, [digest]):
-                    raise errors.ContentError(f"no upload {source} (POST /api/v1/media first)")
+                await _check_upload(connection, kind, source)
             except errors.ContentError as exc:
                 if parsed is not None:
                     raise parsed.error(("variants", index, *location), str(exc)) from None
                 raise
+
+
+async def _check_upload(connection: Connection, kind: models.ContentKind, source: str) -> None:
+    digest = media.upload_digest(source)
+    size = (await media_rows.upload_sizes(connection, [digest])).get(digest)
+    if size is None:
+        raise errors.ContentError(f"no upload {source} (POST /api/v1/media first)")
+    if size > media.upload_limit(kind):
+        raise errors.ContentError(
+            f"upload {source} has {size:,} bytes; Telegram takes at most "
+            f"{media.upload_limit(kind):,} for a {kind}"
+        )
 
 
 async def design(pool: Pool, name: str) -> CampaignSpec:

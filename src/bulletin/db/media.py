@@ -65,7 +65,7 @@ async def save_upload(
     raise errors.DatabaseError(f"upload {sha256} was neither kept nor found; try again")
 
 
-async def known_uploads(connection: Connection, digests: Sequence[str]) -> set[str]:
-    """Which of these sha256 values name uploads."""
+async def upload_sizes(connection: Connection, digests: Sequence[str]) -> dict[str, int]:
+    """The size in bytes of each of these uploads that exists, by sha256."""
     rows = await connection.fetch(sql("media_uploads_known"), list(digests))
-    return {row["sha256"] for row in rows}
+    return {row["sha256"]: row["size_bytes"] for row in rows}

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from bulletin import config
 from bulletin.app import api_campaigns, api_views, reports, stats
 from bulletin.app.api_views import Pool
-from bulletin.campaign.lifecycle import Action
 from bulletin.web import auth, problems, schemas
 
 router = APIRouter(
@@ -96,20 +95,20 @@ async def check_campaign(
 @router.post("/campaigns/{name}/pause", response_model=schemas.Acted, tags=["runs"])
 async def pause_campaign(name: schemas.Name, pool: PoolOf) -> dict[str, Any]:
     """Its runs stop sending and its schedule starts nothing until resumed; 409 if it cannot."""
-    return await api_campaigns.act(pool, name, Action.PAUSE)
+    return await api_campaigns.pause(pool, name)
 
 
 @router.post("/campaigns/{name}/resume", response_model=schemas.Acted, tags=["runs"])
 async def resume_campaign(name: schemas.Name, pool: PoolOf) -> dict[str, Any]:
     """A paused campaign sends again; 409 if it cannot."""
-    return await api_campaigns.act(pool, name, Action.RESUME)
+    return await api_campaigns.resume(pool, name)
 
 
 @router.post("/campaigns/{name}/cancel", response_model=schemas.Acted, tags=["runs"])
 async def cancel_campaign(name: schemas.Name, pool: PoolOf) -> dict[str, Any]:
     """End a campaign for good: its runs end, pending deliveries are skipped; 409 if it
     cannot."""
-    return await api_campaigns.act(pool, name, Action.CANCEL)
+    return await api_campaigns.cancel(pool, name)
 
 
 @router.post("/campaigns/{name}/start", response_model=schemas.Started, tags=["runs"])

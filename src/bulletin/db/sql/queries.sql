@@ -861,7 +861,7 @@ SELECT sha256, filename, content_type, size_bytes, created_at, false AS created
 
 -- name: media_uploads_known
 -- $1 sha256 values
-SELECT sha256 FROM media_uploads WHERE sha256 = ANY($1::text[]);
+SELECT sha256, size_bytes FROM media_uploads WHERE sha256 = ANY($1::text[]);
 
 -- name: media_upload_content
 -- $1 sha256
