@@ -91,6 +91,9 @@ class WebSettings(BaseModel):
 
     listen: str = "127.0.0.1:8080"  # HOST:PORT
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)  # larger request bodies: 413
+    # The Bot API servers an API client may point a bot at: a server talks to no other URL
+    # because a client asked (the CLI, run by whoever holds this config, may name any).
+    bot_api_urls: Words = ("https://api.telegram.org",)
 
 
 class Settings(BaseModel):

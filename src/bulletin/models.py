@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 DEFAULT_API_URL = "https://api.telegram.org"
@@ -84,21 +84,37 @@ class ContentKind(enum.StrEnum):
     COPY = "copy"
 
 
+UPLOAD_PREFIX = "upload:"  # then the sha256 of a file uploaded through the API
+
+
 class MediaOrigin(enum.StrEnum):
-    """Where a media file comes from: Telegram's id of it, a URL Telegram fetches, or a file here."""
+    """Where a media file comes from: Telegram's id of it, a URL Telegram fetches, a file here,
+    or a file uploaded through the API and kept in the database."""
 
     FILE_ID = "file_id"
     URL = "url"
     PATH = "path"
+    UPLOAD = "upload"
 
     @classmethod
     def of(cls, source: str) -> MediaOrigin:
-        """A URL has a scheme; a file_id is one base64url word; anything else is a path."""
+        """`upload:…` is an upload; a URL has a scheme; a file_id is one base64url word;
+        anything else is a path."""
+        if source.startswith(UPLOAD_PREFIX):
+            return cls.UPLOAD
         if "://" in source:
             return cls.URL
         if source and all(c.isascii() and (c.isalnum() or c in "_-") for c in source):
             return cls.FILE_ID
         return cls.PATH
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """The bytes of a file uploaded through the API, read from the database to be sent."""
+
+    filename: str
+    content: bytes = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +124,7 @@ class Media:
     kind: ContentKind
     source: str
     caption: str = ""
+    upload: Upload | None = field(default=None, repr=False)  # an `upload:` source's bytes
 
     @property
     def origin(self) -> MediaOrigin:

@@ -96,3 +96,12 @@ async def create_token(env: dict[str, str], role: str, name: str) -> str:
 def client(served: Served, token: str | None = None) -> httpx.AsyncClient:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return httpx.AsyncClient(base_url=served.url, headers=headers, timeout=30)
+
+
+async def make_token(pool: asyncpg.Pool, role: str, name: str) -> str:
+    """A token made through the use case `token create` calls: seconds faster than the CLI,
+    for tests whose subject is not the token."""
+    from bulletin.app import tokens
+
+    _, secret = await tokens.create(pool, tokens.Role(role), name)
+    return secret

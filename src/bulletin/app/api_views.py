@@ -49,7 +49,8 @@ async def design(pool: Pool, name: str) -> dict[str, Any]:
 
 
 async def apply(pool: Pool, name: str, raw: dict[str, Any]) -> tuple[models.Campaign, str]:
-    """`campaign apply` of a JSON document; media by URL or file_id only, never a path here."""
+    """`campaign apply` of a JSON document; media by URL, file_id or an API upload, never a
+    path here."""
     if raw.setdefault("name", name) != name:
         raise errors.InputError(f"name: {raw['name']!r} differs from the URL's {name!r}")
     for location, value in _strings(raw, ()):
@@ -66,7 +67,8 @@ def _refuse_server_path(where: str, source: str) -> None:
     origin = models.MediaOrigin.of(source)
     if origin is models.MediaOrigin.PATH:
         raise errors.InputError(
-            f"{where}: through the API, media is a URL or a file_id, not a path on the server"
+            f"{where}: through the API, media is a URL, a file_id or an upload "
+            f"({models.UPLOAD_PREFIX}…, from POST /api/v1/media), not a path on the server"
         )
     if origin is models.MediaOrigin.URL and not source.startswith(("https://", "http://")):
         raise errors.InputError(f"{where}: a media URL is http:// or https://")

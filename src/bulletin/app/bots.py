@@ -77,6 +77,22 @@ class Listed:
     bot: models.Bot
     subscribed: int  # chats subscribed to it now
 
+    def row(self) -> dict[str, object]:
+        """What `bot list --json` prints of it: the token masked, any credentials hidden."""
+        bot = self.bot
+        return {
+            "name": bot.name,
+            "username": bot.username,
+            "id": bot.id,
+            "token": bot.masked_token,
+            "api_url": mask_proxy(bot.api_url),  # masks any URL's credentials
+            "rate_per_s": bot.rate_per_s,
+            "status": bot.status.value,
+            "paid_broadcast": bot.paid_broadcast,
+            "subscribed": self.subscribed,
+            "proxies": [mask_proxy(proxy) for proxy in bot.proxies],
+        }
+
 
 async def list_all(pool: Pool) -> list[Listed]:
     """Registered bots with the size of their audience."""

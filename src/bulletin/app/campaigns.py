@@ -9,9 +9,10 @@ from bulletin.app import preflight
 from bulletin.campaign import document
 from bulletin.campaign.document import Document
 from bulletin.campaign.spec import CampaignSpec
-from bulletin.content import check
+from bulletin.content import check, media
 from bulletin.db import bots as bot_rows
 from bulletin.db import campaigns as campaign_rows
+from bulletin.db import media as media_rows
 from bulletin.db import runs as run_rows
 from bulletin.db.connection import Connection
 from bulletin.db.pool import Pool
@@ -59,6 +60,7 @@ async def refuse_bad_content(
 ) -> None:
     """Every variant compiles, and renders for a few of the segment's subscribers and a hostile
     name: syntax, unknown fields, parse mode and lengths, before anything is kept."""
+    await refuse_missing_uploads(connection, spec, parsed)
     _, samples = await preflight.sample(connection, spec, preflight.CHECK_SAMPLES)
     for index, variant in enumerate(spec.variants):
         location: tuple[str | int, ...] = ("variants", index)
@@ -74,6 +76,41 @@ async def refuse_bad_content(
             raise parsed.error(location, reason)
         raise errors.ContentError(
             f"campaign {spec.name!r} not saved: variant {variant.name}: {reason}"
+        )
+
+
+async def refuse_missing_uploads(
+    connection: Connection, spec: CampaignSpec, parsed: Document | None = None
+) -> None:
+    """Every `upload:` a variant names is an upload kept in the database, within Telegram's
+    upload limit for its kind."""
+    for index, variant in enumerate(spec.variants):
+        sources: list[tuple[tuple[str | int, ...], models.ContentKind, str]] = []
+        if variant.media:
+            sources.append((("media",), variant.kind, variant.media))
+        sources += [
+            (("album", n, "media"), item.kind, item.media) for n, item in enumerate(variant.album)
+        ]
+        for location, kind, source in sources:
+            if models.MediaOrigin.of(source) is not models.MediaOrigin.UPLOAD:
+                continue
+            try:
+                await _check_upload(connection, kind, source)
+            except errors.ContentError as exc:
+                if parsed is not None:
+                    raise parsed.error(("variants", index, *location), str(exc)) from None
+                raise
+
+
+async def _check_upload(connection: Connection, kind: models.ContentKind, source: str) -> None:
+    digest = media.upload_digest(source)
+    size = (await media_rows.upload_sizes(connection, [digest])).get(digest)
+    if size is None:
+        raise errors.ContentError(f"no upload {source} (POST /api/v1/media first)")
+    if size > media.upload_limit(kind):
+        raise errors.ContentError(
+            f"upload {source} has {size:,} bytes; Telegram takes at most "
+            f"{media.upload_limit(kind):,} for a {kind}"
         )
 
 

@@ -68,6 +68,17 @@ class Preview:
     audience: int  # chats a run now would reach
     samples: tuple[Sample, ...]
 
+    def as_json(self, name: str) -> dict[str, object]:
+        """What `campaign preview --json` prints (and the API answers)."""
+        return {
+            "campaign": name,
+            "audience": self.audience,
+            "samples": [
+                {"variant": s.variant, "chat_id": s.chat_id, "message": s.message}
+                for s in self.samples
+            ],
+        }
+
 
 async def preview(pool: Pool, name: str, samples: int) -> Preview:
     """The audience a run would have now, and a few messages rendered for real subscribers."""

@@ -76,21 +76,7 @@ def list_bots(
     async def go() -> None:
         async with database(settings) as pool:
             listed = await bots.list_all(pool)
-        rows = [
-            {
-                "name": bot.name,
-                "username": bot.username,
-                "id": bot.id,
-                "token": bot.masked_token,
-                "api_url": bots.mask_proxy(bot.api_url),  # masks any URL's credentials
-                "rate_per_s": bot.rate_per_s,
-                "status": bot.status.value,
-                "paid_broadcast": bot.paid_broadcast,
-                "subscribed": subscribed,
-                "proxies": [bots.mask_proxy(proxy) for proxy in bot.proxies],
-            }
-            for bot, subscribed in ((item.bot, item.subscribed) for item in listed)
-        ]
+        rows = [item.row() for item in listed]
         if as_json:
             print_json(rows)
             return

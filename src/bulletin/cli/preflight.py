@@ -10,7 +10,7 @@ from bulletin import errors
 from bulletin.app import preflight
 from bulletin.app.database import database
 from bulletin.cli.context import Options, run
-from bulletin.cli.output import console, print_table
+from bulletin.cli.output import console, print_json, print_table
 
 
 def register(app: typer.Typer) -> None:
@@ -22,6 +22,7 @@ def preview(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Campaign name")],
     samples: Annotated[int, typer.Option(min=0, max=50, help="Rendered samples to show")] = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output")] = False,
 ) -> None:
     """The audience a run would have now, and a few messages rendered for real subscribers."""
     settings = ctx.ensure_object(Options).settings()
@@ -31,6 +32,9 @@ def preview(
             return await preflight.preview(pool, name, samples)
 
     shown = run(go())
+    if as_json:
+        print_json(shown.as_json(name))
+        return
     console.print(f"campaign [bold]{name}[/]: a run now would reach {shown.audience:,} chat(s)")
     rows = [[item.variant, item.chat_id, item.message] for item in shown.samples]
     print_table("samples", ["variant", "chat", "message"], rows)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 
 from bulletin import errors, models
@@ -16,6 +17,19 @@ from bulletin import errors, models
 UPLOAD_LIMITS = {models.ContentKind.PHOTO: 10 * 1024 * 1024}
 UPLOAD_LIMIT = 50 * 1024 * 1024
 OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
+
+
+UPLOAD_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+
+
+def upload_digest(source: str) -> str:
+    """The sha256 an `upload:<sha256>` source names; ContentError for anything else."""
+    digest = source.removeprefix(models.UPLOAD_PREFIX)
+    if not UPLOAD_DIGEST.match(digest):
+        raise errors.ContentError(
+            f"{source!r}: an upload is named {models.UPLOAD_PREFIX}<sha256 of 64 hex digits>"
+        )
+    return digest
 
 
 def upload_limit(kind: models.ContentKind) -> int:

@@ -86,7 +86,7 @@ async def remove(connection: Connection, bot: models.Bot) -> None:
     """Delete a bot and its audience; refused while campaigns still use it."""
     campaigns = [row["name"] for row in await connection.fetch(sql("bot_campaign_names"), bot.id)]
     if campaigns:
-        raise errors.BulletinError(
+        raise errors.NotAllowed(
             f"bot {bot.name!r} is used by campaigns {', '.join(campaigns)}; remove them first"
         )
     await connection.execute(sql("delete_bot"), bot.id)

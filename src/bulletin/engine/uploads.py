@@ -1,4 +1,5 @@
-"""Local media files: uploaded once per bot, then sent by the file_id Telegram gave back."""
+"""Local media files and API uploads: uploaded once per bot, then sent by the file_id
+Telegram gave back."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import dataclasses
 from typing import Protocol
 
 from bulletin import errors, models
-from bulletin.content import media
+from bulletin.content import media as media_files
 from bulletin.engine.ports import Sender
 from bulletin.telegram.classify import Action, Outcome
 
 Key = tuple[str, str]  # (sha256 of the file, media kind)
+# What is uploaded to Telegram rather than named: a file here, or the bytes of an API upload.
+UPLOADED = frozenset({models.MediaOrigin.PATH, models.MediaOrigin.UPLOAD})
 
 
 class FileIds(Protocol):
@@ -19,9 +22,12 @@ class FileIds(Protocol):
 
     async def save(self, bot_id: int, sha256: str, kind: str, file_id: str) -> None: ...
 
+    async def upload(self, sha256: str) -> models.Upload | None: ...
+
 
 class Uploads:
-    """A Sender for one bot that replaces local paths with file ids it has already got.
+    """A Sender for one bot that replaces local paths and API uploads with file ids it has
+    already got.
 
     The first message with a new file uploads it while every other message with that file
     waits; then they all send the file_id. A failed upload (a blocked chat, say) lets the
@@ -51,24 +57,44 @@ class Uploads:
                 if key is not None and key not in self._known:
                     await self._recall(key)
             resolved = self._resolved(message, keys)
-            if not any(m.origin is models.MediaOrigin.PATH for m in resolved.media):
+            if not any(m.origin in UPLOADED for m in resolved.media):
                 return await self._sender.send(chat_id, resolved, paid=paid)
-            self.uploads += 1
-            outcome = await self._sender.send(chat_id, resolved, paid=paid)
-            await self._remember(keys, resolved, outcome)
-            return outcome
+            return await self._upload(chat_id, resolved, keys, paid=paid)
 
     async def close(self) -> None:
         await self._sender.close()
 
+    async def _upload(
+        self, chat_id: int, message: models.Message, keys: list[Key | None], *, paid: bool
+    ) -> Outcome:
+        """Send with the files themselves (an API upload's bytes read from the store)."""
+        media = []
+        for item in message.media:
+            if item.origin is models.MediaOrigin.UPLOAD:
+                upload = await self._file_ids.upload(media_files.upload_digest(item.source))
+                if upload is None:
+                    return Outcome(Action.CONTENT_ERROR, f"no upload {item.source} is kept")
+                item = dataclasses.replace(item, upload=upload)
+            media.append(item)
+        self.uploads += 1
+        sent = dataclasses.replace(message, media=tuple(media))
+        outcome = await self._sender.send(chat_id, sent, paid=paid)
+        await self._remember(keys, sent, outcome)
+        return outcome
+
     async def _key(self, item: models.Media) -> Key | None:
-        """The file's digest: a regular file within Telegram's limits, hashed off the loop."""
+        """The file's digest: an upload's name, or a regular file within Telegram's limits,
+        hashed off the loop."""
+        if item.origin is models.MediaOrigin.UPLOAD:
+            return media_files.upload_digest(item.source), item.kind.value
         if item.origin is not models.MediaOrigin.PATH:
             return None
-        status = media.checked(item.source, item.kind)
+        status = media_files.checked(item.source, item.kind)
         stamp = (item.source, status.st_mtime_ns, status.st_size)
         if stamp not in self._digests:
-            self._digests[stamp] = await asyncio.to_thread(media.digest, item.source, item.kind)
+            self._digests[stamp] = await asyncio.to_thread(
+                media_files.digest, item.source, item.kind
+            )
         return self._digests[stamp], item.kind.value
 
     def _resolved(self, message: models.Message, keys: list[Key | None]) -> models.Message:
@@ -91,6 +117,6 @@ class Uploads:
         if outcome.action is not Action.SENT or len(outcome.file_ids) != len(sent.media):
             return
         for key, item, file_id in zip(keys, sent.media, outcome.file_ids, strict=True):
-            if key is not None and item.origin is models.MediaOrigin.PATH:
+            if key is not None and item.origin in UPLOADED:
                 self._known[key] = file_id
                 await self._file_ids.save(self._bot_id, *key, file_id)

@@ -6,6 +6,7 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.types import (
+    BufferedInputFile,
     FSInputFile,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -130,10 +131,13 @@ def _link_preview(message: models.Message) -> LinkPreviewOptions | None:
     )
 
 
-def _input_file(media: models.Media) -> FSInputFile | str:
-    """A local path is uploaded; a file_id or a URL is passed for Telegram to resolve."""
+def _input_file(media: models.Media) -> FSInputFile | BufferedInputFile | str:
+    """A local path or an API upload's bytes are uploaded; a file_id or a URL is passed for
+    Telegram to resolve."""
     if media.origin is models.MediaOrigin.PATH:
         return FSInputFile(media.source)
+    if media.upload is not None:
+        return BufferedInputFile(media.upload.content, filename=media.upload.filename)
     return media.source
 
 

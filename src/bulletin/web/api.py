@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
 
-from bulletin.app import api_views, reports, stats
+from bulletin import config
+from bulletin.app import api_campaigns, api_views, reports, stats
 from bulletin.app.api_views import Pool
 from bulletin.web import auth, problems, schemas
 
@@ -23,6 +24,20 @@ def pool_of(request: Request) -> Pool:
 
 
 PoolOf = Annotated[Pool, Depends(pool_of)]
+
+
+def settings_of(request: Request) -> config.Settings:
+    settings: config.Settings = request.app.state.settings
+    return settings
+
+
+SettingsOf = Annotated[config.Settings, Depends(settings_of)]
+
+
+@router.get("/campaigns", response_model=list[schemas.CampaignListed], tags=["campaigns"])
+async def list_campaigns(pool: PoolOf) -> list[dict[str, Any]]:
+    """Every campaign with its latest run, as `campaign list --json`."""
+    return await api_campaigns.listed(pool)
 
 
 @router.put("/campaigns/{name}", response_model=schemas.Saved, tags=["campaigns"])
@@ -44,6 +59,56 @@ async def apply_campaign(
 async def show_campaign(name: schemas.Name, pool: PoolOf) -> dict[str, Any]:
     """The campaign as `campaign show --format json` prints it (PUT it back unchanged)."""
     return await api_views.design(pool, name)
+
+
+@router.delete("/campaigns/{name}", response_model=schemas.Deleted, tags=["campaigns"])
+async def delete_campaign(name: schemas.Name, pool: PoolOf) -> dict[str, Any]:
+    """Delete a draft or finished campaign with its runs and deliveries; 409 while a run is
+    unfinished."""
+    return await api_campaigns.delete(pool, name)
+
+
+@router.post("/campaigns/{name}/preview", response_model=schemas.Preview, tags=["campaigns"])
+async def preview_campaign(
+    name: schemas.Name,
+    pool: PoolOf,
+    samples: Annotated[
+        int, Query(ge=0, le=api_campaigns.MAX_SAMPLES, description="Subscribers rendered")
+    ] = 3,
+) -> dict[str, Any]:
+    """The audience a run now would reach (what a run would count), and rendered samples."""
+    return await api_campaigns.preview(pool, name, samples)
+
+
+@router.post("/campaigns/{name}/check", response_model=schemas.Checked, tags=["campaigns"])
+async def check_campaign(
+    name: schemas.Name,
+    pool: PoolOf,
+    settings: SettingsOf,
+    body: schemas.CheckRequest | None = None,
+) -> dict[str, Any]:
+    """The pre-flight check (render, parse, lengths, media; optionally a test send)."""
+    test_chat = body.test_chat if body is not None else None
+    return await api_campaigns.check(pool, settings, name, test_chat)
+
+
+@router.post("/campaigns/{name}/pause", response_model=schemas.Acted, tags=["runs"])
+async def pause_campaign(name: schemas.Name, pool: PoolOf) -> dict[str, Any]:
+    """Its runs stop sending and its schedule starts nothing until resumed; 409 if it cannot."""
+    return await api_campaigns.pause(pool, name)
+
+
+@router.post("/campaigns/{name}/resume", response_model=schemas.Acted, tags=["runs"])
+async def resume_campaign(name: schemas.Name, pool: PoolOf) -> dict[str, Any]:
+    """A paused campaign sends again; 409 if it cannot."""
+    return await api_campaigns.resume(pool, name)
+
+
+@router.post("/campaigns/{name}/cancel", response_model=schemas.Acted, tags=["runs"])
+async def cancel_campaign(name: schemas.Name, pool: PoolOf) -> dict[str, Any]:
+    """End a campaign for good: its runs end, pending deliveries are skipped; 409 if it
+    cannot."""
+    return await api_campaigns.cancel(pool, name)
 
 
 @router.post("/campaigns/{name}/start", response_model=schemas.Started, tags=["runs"])

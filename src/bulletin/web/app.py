@@ -5,25 +5,32 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from bulletin import __version__
+from bulletin import __version__, config
 from bulletin.app import api_views
 from bulletin.app.api_views import Pool
-from bulletin.web import api, auth, limits, metrics, problems, schemas
+from bulletin.web import api, api_bots, api_media, auth, docs, limits, metrics, problems, schemas
 
 
-def build(pool: Pool, *, loopback: bool, max_body_bytes: int) -> FastAPI:
+def build(
+    pool: Pool, *, loopback: bool, max_body_bytes: int, settings: config.Settings | None = None
+) -> FastAPI:
     """The app of one serve process, on this pool."""
     app = FastAPI(
         title="bulletin",
         version=__version__,
         summary="Broadcast to the people who opted in to your Telegram bots.",
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        docs_url=None,  # docs.install: Swagger UI from this package, not a CDN
         redoc_url=None,
     )
     app.state.access = auth.Access(pool, loopback)
+    # What use cases that talk to Telegram read (timeouts, proxies, allowed Bot API servers).
+    app.state.settings = settings or config.Settings()
     problems.install(app)
+    docs.install(app, "/api/v1/openapi.json")
     app.include_router(api.router)
+    app.include_router(api_bots.router)
+    app.include_router(api_media.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], response_model=schemas.Health)
     app.add_api_route(
         "/readyz",

@@ -60,7 +60,9 @@ async def serving(
             "create one with `bulletin token create --role admin`, or listen on 127.0.0.1"
         )
     listening = _bind(host, port)
-    app = web_app.build(pool, loopback=loopback, max_body_bytes=settings.web.max_body_bytes)
+    app = web_app.build(
+        pool, loopback=loopback, max_body_bytes=settings.web.max_body_bytes, settings=settings
+    )
     server = _Server(
         uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", server_header=False)
     )

@@ -845,6 +845,28 @@ SELECT file_id FROM media_files WHERE bot_id = $1 AND sha256 = $2 AND kind = $3;
 INSERT INTO media_files (bot_id, sha256, kind, file_id) VALUES ($1, $2, $3, $4)
 ON CONFLICT (bot_id, sha256, kind) DO NOTHING;
 
+-- name: save_media_upload
+-- $1 sha256, $2 filename, $3 content_type, $4 content
+-- The same bytes again are the same upload: the first one's name is kept.
+WITH inserted AS (
+    INSERT INTO media_uploads (sha256, filename, content_type, size_bytes, content)
+    VALUES ($1, $2, $3, octet_length($4::bytea), $4::bytea)
+    ON CONFLICT (sha256) DO NOTHING
+    RETURNING sha256, filename, content_type, size_bytes, created_at
+)
+SELECT *, true AS created FROM inserted
+UNION ALL
+SELECT sha256, filename, content_type, size_bytes, created_at, false AS created
+  FROM media_uploads WHERE sha256 = $1 AND NOT EXISTS (SELECT FROM inserted);
+
+-- name: media_uploads_known
+-- $1 sha256 values
+SELECT sha256, size_bytes FROM media_uploads WHERE sha256 = ANY($1::text[]);
+
+-- name: media_upload_content
+-- $1 sha256
+SELECT filename, content FROM media_uploads WHERE sha256 = $1;
+
 -- name: try_scheduler_lock
 -- $1 lock key
 -- A session lock: held while the leader's connection lives, released if it dies.

@@ -46,6 +46,17 @@ CREATE TABLE media_files (
     PRIMARY KEY (bot_id, sha256, kind)
 );
 
+-- A file uploaded through the API, in the database so any serve process can send it; a
+-- campaign names it `upload:<sha256>`. Uploaded to Telegram like a local file, once per bot.
+CREATE TABLE media_uploads (
+    sha256        text PRIMARY KEY CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+    filename      text NOT NULL,
+    content_type  text NOT NULL,
+    size_bytes    integer NOT NULL CHECK (size_bytes > 0),
+    content       bytea NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT now()
+);
+
 -- Subscribers -----------------------------------------------------------------------------
 
 CREATE TABLE subscribers (
