@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bulletin import config, errors, models
-from bulletin.app import preflight
+from bulletin.app import preflight, process_metrics
 from bulletin.app.database import database
 from bulletin.db import bots as bot_rows
 from bulletin.db import runs as run_rows
@@ -60,6 +60,7 @@ def make_worker(
         on_runs_finished=on_runs_finished,
         notices=PostgresNotices(pool),
         outbox_only=outbox_only,
+        observer=process_metrics.observer(),
     )
 
 
@@ -133,8 +134,26 @@ async def supervise(
     beside: Beside | None = None,
 ) -> list[str]:
     """Keep `workers` worker processes alive until stop; why any of them gave up."""
-    supervisor = Supervisor(list(command), dict(environment), workers)
-    announce(f"supervising {workers} worker processes; Ctrl-C to stop")
+    # Every process counts into one directory, so one /metrics covers them all.
+    with process_metrics.shared_across_processes() as metrics_environment:
+        supervisor = Supervisor(
+            list(command),
+            {**environment, **metrics_environment},
+            workers,
+            on_exit=process_metrics.process_exited,
+        )
+        announce(f"supervising {workers} worker processes; Ctrl-C to stop")
+        return await _supervised(supervisor, settings, stop, announce, webhook, beside)
+
+
+async def _supervised(
+    supervisor: Supervisor,
+    settings: config.Settings,
+    stop: asyncio.Event,
+    announce: Announce,
+    webhook: Webhook | None,
+    beside: Beside | None,
+) -> list[str]:
     if webhook is None and beside is None:
         return await supervisor.run(stop)
     # Updates and API requests arrive at one address: the supervisor serves them, workers send.
@@ -237,6 +256,7 @@ async def receive_updates(
             client_for(bot, settings, timeout_s=settings.listener.reply_timeout_s),
             store,
             settings.listener,
+            observer=process_metrics.observer(),
         )
         for bot in chosen
     ]
