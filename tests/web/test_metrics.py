@@ -40,7 +40,7 @@ async def test_metrics__run_under_serve_workers__delivery_counters_equal_campaig
         by_bot = ("bulletin_deliveries_total", (("bot", "news"), ("outcome", outcome)))
         by_campaign = (
             "bulletin_campaign_deliveries_total",
-            (("campaign", "news"), ("outcome", outcome), ("variant", "a")),
+            (("bot", "news"), ("campaign", "news"), ("outcome", outcome), ("variant", "a")),
         )
         assert samples[by_bot] == samples[by_campaign] == status[outcome], outcome
     assert samples[("bulletin_pending_deliveries", (("bot", "news"),))] == 0

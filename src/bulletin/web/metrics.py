@@ -38,8 +38,8 @@ class Snapshot(Collector):
         )
         yield self._by_outcome(
             "bulletin_campaign_deliveries",
-            "Deliveries settled, by campaign, variant and outcome",
-            ["campaign", "variant"],
+            "Deliveries settled, by bot, campaign, variant and outcome",
+            ["bot", "campaign", "variant"],
             self.figures["deliveries_by_campaign"],
         )
         yield from self._per_bot()

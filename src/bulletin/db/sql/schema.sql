@@ -177,7 +177,8 @@ CREATE TABLE runs (
     scheduled_for  timestamptz,                 -- the schedule slot this run fills
     quiet_until    timestamptz,                 -- paused for quiet hours until then
     started_at     timestamptz NOT NULL DEFAULT now(),
-    finished_at    timestamptz
+    finished_at    timestamptz,
+    logged_status  text                         -- the status `serve` last logged (run_log)
 );
 
 CREATE INDEX runs_campaign ON runs (campaign_id);
@@ -278,15 +279,16 @@ CREATE TABLE daily_campaign_stats (
     day           date NOT NULL,
     campaign_id   bigint NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
     variant_id    bigint NOT NULL REFERENCES variants (id) ON DELETE CASCADE,
+    bot_id        bigint NOT NULL REFERENCES bots (id) ON DELETE CASCADE,  -- the sender
     sent          bigint NOT NULL DEFAULT 0,
     failed        bigint NOT NULL DEFAULT 0,
     blocked       bigint NOT NULL DEFAULT 0,
     gone          bigint NOT NULL DEFAULT 0,
-    skipped       bigint NOT NULL DEFAULT 0,
+    skipped       bigint NOT NULL DEFAULT 0,   -- a cancel's unsent deliveries not included
     uncertain     bigint NOT NULL DEFAULT 0,
     rate_limited  bigint NOT NULL DEFAULT 0,
     opted_out     bigint NOT NULL DEFAULT 0,   -- recipients who blocked the bot on this message
-    PRIMARY KEY (campaign_id, variant_id, day)
+    PRIMARY KEY (campaign_id, variant_id, bot_id, day)
 );
 
 -- `bulletin stats` reads a span of days across bots or campaigns.
