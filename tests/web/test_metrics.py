@@ -25,7 +25,7 @@ async def test_metrics__run_under_serve_workers__delivery_counters_equal_campaig
             health = await api.get("/healthz")
             ready = await api.get("/readyz")
     finally:
-        await stop_serve(served)
+        output = await stop_serve(served)
     assert scraped.status_code == 200
     assert scraped.headers["content-type"].startswith("text/plain; version=0.0.4")
     samples = {
@@ -47,6 +47,10 @@ async def test_metrics__run_under_serve_workers__delivery_counters_equal_campaig
     chat_ids = {str(row["chat_id"]) for row in await pool.fetch("SELECT chat_id FROM deliveries")}
     label_values = {value for _, labels in samples for _, value in labels}
     assert not chat_ids & label_values
+    # The run's changes in the text log format: once each, whichever worker saw them.
+    assert output.count(" INFO bulletin.app.run_log action=run_started campaign=news run=1 ") == 1
+    finished = f"action=run_finished campaign=news run=1 run_id=1 status=done audience={status['audience']} sent={status['sent']} "
+    assert output.count(finished) == 1, output
     assert health.json() == {"status": "ok"}
     assert ready.json() == {"status": "ready"}
 

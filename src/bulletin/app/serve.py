@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bulletin import config, errors, models
-from bulletin.app import preflight, process_metrics
+from bulletin.app import preflight, process_metrics, run_log
 from bulletin.app.database import database
 from bulletin.db import bots as bot_rows
 from bulletin.db import runs as run_rows
@@ -112,6 +112,8 @@ async def serve_in_process(
         announce(f"serving as {serving.worker_id}; Ctrl-C to stop")
         # Every serve process offers to schedule; an advisory lock elects one leader.
         side_tasks = [asyncio.create_task(make_scheduler(pool).run(stop))]
+        # Each process offers to log run changes too; each change is logged by one of them.
+        side_tasks.append(asyncio.create_task(run_log.follow(pool, stop)))
         if webhook is not None:
             side_tasks.append(
                 asyncio.create_task(_by_webhook(pool, settings, stop, announce, webhook))

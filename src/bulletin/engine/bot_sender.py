@@ -272,7 +272,7 @@ class BotSender:
         decide() said about the run and the bot, and the pace, which follows every answer
         (a campaign's or a reply's alike)."""
         if decision.pause_run and run_id is not None:
-            log.error("action=run_paused run=%s reason=%s", run_id, outcome.description)
+            log.error("action=content_error run_id=%s reason=%s", run_id, outcome.description)
             self._paused_runs.add(run_id)
         if decision.revoke_bot:
             log.error("action=bot_revoked bot=%s", self.bot.name)

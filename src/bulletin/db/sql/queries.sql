@@ -295,6 +295,22 @@ WITH finished AS (
 )
 SELECT id FROM finished;
 
+-- name: claim_run_changes
+-- (no parameters) Runs whose status changed since a serve process last logged it, each
+-- handed to one process: the others pass a row being taken (SKIP LOCKED), and the update
+-- marks it logged. `previous` is the status logged before (NULL: the run is new).
+WITH changed AS (
+    SELECT id, logged_status
+      FROM runs
+     WHERE logged_status IS DISTINCT FROM status
+     ORDER BY id
+       FOR UPDATE SKIP LOCKED
+)
+UPDATE runs r SET logged_status = r.status
+  FROM changed c, campaigns k
+ WHERE r.id = c.id AND k.id = r.campaign_id
+RETURNING r.*, k.name AS campaign_name, c.logged_status AS previous;
+
 -- name: pause_run
 -- $1 run_id, $2 reason
 -- A content error pauses the run and its campaign, so the rest of the audience is not burnt.

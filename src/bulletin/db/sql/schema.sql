@@ -189,6 +189,8 @@ CREATE UNIQUE INDEX runs_campaign_slot ON runs (campaign_id, scheduled_for);
 -- At most one unfinished run per campaign: two processes racing to start one cannot both win.
 CREATE UNIQUE INDEX runs_one_unfinished ON runs (campaign_id)
  WHERE status IN ('running', 'paused');
+-- What every serve process looks for each second: the few runs with a change to log.
+CREATE INDEX runs_unlogged ON runs (id) WHERE logged_status IS DISTINCT FROM status;
 
 CREATE TABLE deliveries (
     id             bigserial PRIMARY KEY,

@@ -41,3 +41,5 @@ ON CONFLICT (campaign_id, variant_id, bot_id, day) DO UPDATE
 -- that exist already count as logged.
 ALTER TABLE runs ADD COLUMN logged_status text;
 UPDATE runs SET logged_status = status;
+-- What every serve process looks for each second: the few runs with a change to log.
+CREATE INDEX runs_unlogged ON runs (id) WHERE logged_status IS DISTINCT FROM status;
