@@ -19,6 +19,7 @@ from bulletin.engine.supervisor import GAVE_UP_EXIT_CODE as GAVE_UP_EXIT_CODE  #
 from bulletin.engine.supervisor import Supervisor
 
 if TYPE_CHECKING:
+    from bulletin.engine.ports import Observer
     from bulletin.engine.scheduler import Scheduler
     from bulletin.engine.worker import Worker
 
@@ -35,8 +36,10 @@ def make_worker(
     only_bots: list[int] | None = None,
     on_runs_finished: Callable[[list[int]], None] | None = None,
     outbox_only: bool = False,
+    observer: Observer | None = None,
 ) -> Worker:
-    """Compose a worker from the database store and aiogram clients."""
+    """Compose a worker from the database store and aiogram clients; it reports to this
+    process's metrics unless given another observer."""
     # aiogram takes seconds to import: only commands that send pay for it.
     from bulletin.db.deliveries import DeliveryStore
     from bulletin.db.media import MediaFiles
@@ -60,7 +63,7 @@ def make_worker(
         on_runs_finished=on_runs_finished,
         notices=PostgresNotices(pool),
         outbox_only=outbox_only,
-        observer=process_metrics.observer(),
+        observer=observer or process_metrics.observer(),
     )
 
 
