@@ -120,6 +120,7 @@ async def test_metrics__serve_3_workers_2_bots__one_scrape_equals_campaign_statu
     assert not chat_ids & label_values
     assert not any(bot.token in scraped.text for bot in two_bots.bots.values())
 
+    assert "metrics_not_shared" not in output  # the supervisor counts into the directory too
     records = log_records(output)
     logged = Counter(
         (record["campaign"], record["action"])

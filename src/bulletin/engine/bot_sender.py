@@ -61,6 +61,7 @@ class BotSender:
     ) -> None:
         self.bot = bot
         self._observer = observer or Unobserved()
+        self._reported_pace = (0.0, 0.0)
         self._outbox_only = outbox_only
         self._outbox_check_at = 0.0  # monotonic time the outbox is next claimed from
         self._wake = asyncio.Event()
@@ -137,7 +138,11 @@ class BotSender:
         await self._sender.close()
 
     def _report_pace(self) -> None:
-        self._observer.paced(self.bot.name, self.pacer.rate_per_s, self.pacer.configured_rate_per_s)
+        """The pace, when it changed (after a 429, while it recovers, at `bot set`)."""
+        pace = (self.pacer.rate_per_s, self.pacer.configured_rate_per_s)
+        if pace != self._reported_pace:
+            self._reported_pace = pace
+            self._observer.paced(self.bot.name, *pace)
 
     async def _timed_send(
         self, chat_id: int, message: models.Message, *, paid: bool = False
