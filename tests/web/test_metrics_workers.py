@@ -3,6 +3,7 @@ its counters equal to `campaign status`, no chat in any label, each run logged o
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -91,7 +92,8 @@ async def test_metrics__serve_3_workers_2_bots__one_scrape_equals_campaign_statu
     assert scraped.status_code == 200
     samples = parse(scraped.text)
 
-    statuses = {campaign: await status_of(campaign, cli_env) for campaign in CAMPAIGNS}
+    found = await asyncio.gather(*(status_of(campaign, cli_env) for campaign in CAMPAIGNS))
+    statuses = dict(zip(CAMPAIGNS, found, strict=True))
     sends = 0
     for campaign, bot in CAMPAIGNS.items():
         status = statuses[campaign]
