@@ -83,6 +83,13 @@ def test_import_linter__new_package_unplaced__layers_broken(tmp_path: Path) -> N
     assert "bulletin.newcomer" in report
 
 
+def test_import_linter__engine_imports_prometheus__contract_broken(tmp_path: Path) -> None:
+    report = _lint_imports_with(tmp_path, "bulletin.engine.probe", "import prometheus_client\n")
+
+    assert "Only app/ and web/ talk to prometheus_client" in report
+    assert "bulletin.engine.probe -> prometheus_client" in report
+
+
 def test_cli__no_module__runs_sql() -> None:
     """cli/ parses, calls app/ and renders: no connection, query or transaction of its own."""
     database_calls = re.compile(r"\.(acquire|fetch\w*|execute\w*|transaction|cursor)\(|\bsql\(")

@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 
 from bulletin import config, errors
+from bulletin.db import campaigns as campaign_rows
 from bulletin.db import runs as run_rows
 from bulletin.db.deliveries import DeliveryStore
 from bulletin.sandbox import Sandbox, World
@@ -100,3 +101,25 @@ async def test_rollups__orphans_settled_uncertain_and_consent_skips__counted(
     totals = await _totals(pool, "daily_bot_stats")
     assert (totals["uncertain"], totals["skipped"], totals["sent"]) == (5, 3, 22)
     assert await _totals(pool, "daily_campaign_stats") == totals
+
+
+async def test_rollups__cancel__its_unsent_deliveries_not_counted_as_skipped(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """A cancel ends the run without attempting its pending deliveries: `campaign status`
+    shows them skipped (failure "cancelled"), the daily stats count only outcomes of sends
+    and consent checks, so a cancel does not look like a day of skipped messages."""
+    world = World.generate(30, seed=63)
+    sandbox_bot = world.add_bot(rate_per_s=RATE)
+    async with Sandbox(world) as sandbox:
+        bot = await register_bot(pool, sandbox, sandbox_bot, "cancelled", RATE)
+        await import_world(pool, world, bot, tmp_path)
+        run = await start_campaign(pool, bot, "cancelled")
+        async with pool.acquire() as connection:
+            campaign = await campaign_rows.find(connection, "cancelled")
+            assert await campaign_rows.cancel(connection, campaign) == (1, 30)
+            counts = await run_rows.counts(connection, run.id)
+    assert (counts.skipped, counts.pending) == (30, 0)
+    nothing = dict.fromkeys(("sent", "failed", "blocked", "gone", "skipped", "uncertain"), 0)
+    assert await _totals(pool, "daily_bot_stats") == nothing
+    assert await _totals(pool, "daily_campaign_stats") == nothing

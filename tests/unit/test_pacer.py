@@ -149,6 +149,19 @@ def test_rate_limited__later_shorter_429__keeps_the_longer_pause(clock: FakeCloc
     assert pacer.reserve() >= 10.0 - EPSILON
 
 
+def test_rate_limited__overlapping_429s__hold_time_counted_once(clock: FakeClock) -> None:
+    pacer = Pacer(30.0, clock=clock)
+
+    first = pacer.rate_limited(10)
+    overlapped = pacer.rate_limited(2)  # a send in flight alongside: inside the first pause
+    clock.advance(4)
+    extended = pacer.rate_limited(8)  # 6 s left of the first pause: 2 s more
+
+    assert first == 10.0
+    assert overlapped == 0.0
+    assert extended == pytest.approx(2.0)
+
+
 def test_rate_limited__lowers_the_rate_multiplicatively(clock: FakeClock) -> None:
     pacer = Pacer(30.0, decrease_factor=0.5, clock=clock)
 

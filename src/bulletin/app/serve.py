@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bulletin import config, errors, models
-from bulletin.app import preflight
+from bulletin.app import preflight, process_metrics, run_log
 from bulletin.app.database import database
 from bulletin.db import bots as bot_rows
 from bulletin.db import runs as run_rows
@@ -19,6 +19,7 @@ from bulletin.engine.supervisor import GAVE_UP_EXIT_CODE as GAVE_UP_EXIT_CODE  #
 from bulletin.engine.supervisor import Supervisor
 
 if TYPE_CHECKING:
+    from bulletin.engine.ports import Observer
     from bulletin.engine.scheduler import Scheduler
     from bulletin.engine.worker import Worker
 
@@ -35,8 +36,10 @@ def make_worker(
     only_bots: list[int] | None = None,
     on_runs_finished: Callable[[list[int]], None] | None = None,
     outbox_only: bool = False,
+    observer: Observer | None = None,
 ) -> Worker:
-    """Compose a worker from the database store and aiogram clients."""
+    """Compose a worker from the database store and aiogram clients; it reports to this
+    process's metrics unless given another observer."""
     # aiogram takes seconds to import: only commands that send pay for it.
     from bulletin.db.deliveries import DeliveryStore
     from bulletin.db.media import MediaFiles
@@ -60,6 +63,7 @@ def make_worker(
         on_runs_finished=on_runs_finished,
         notices=PostgresNotices(pool),
         outbox_only=outbox_only,
+        observer=observer or process_metrics.observer(),
     )
 
 
@@ -111,6 +115,8 @@ async def serve_in_process(
         announce(f"serving as {serving.worker_id}; Ctrl-C to stop")
         # Every serve process offers to schedule; an advisory lock elects one leader.
         side_tasks = [asyncio.create_task(make_scheduler(pool).run(stop))]
+        # Each process offers to log run changes too; each change is logged by one of them.
+        side_tasks.append(asyncio.create_task(run_log.follow(pool, stop)))
         if webhook is not None:
             side_tasks.append(
                 asyncio.create_task(_by_webhook(pool, settings, stop, announce, webhook))
@@ -133,8 +139,26 @@ async def supervise(
     beside: Beside | None = None,
 ) -> list[str]:
     """Keep `workers` worker processes alive until stop; why any of them gave up."""
-    supervisor = Supervisor(list(command), dict(environment), workers)
-    announce(f"supervising {workers} worker processes; Ctrl-C to stop")
+    # Every process counts into one directory, so one /metrics covers them all.
+    with process_metrics.shared_across_processes() as metrics_environment:
+        supervisor = Supervisor(
+            list(command),
+            {**environment, **metrics_environment},
+            workers,
+            on_exit=process_metrics.process_exited,
+        )
+        announce(f"supervising {workers} worker processes; Ctrl-C to stop")
+        return await _supervised(supervisor, settings, stop, announce, webhook, beside)
+
+
+async def _supervised(
+    supervisor: Supervisor,
+    settings: config.Settings,
+    stop: asyncio.Event,
+    announce: Announce,
+    webhook: Webhook | None,
+    beside: Beside | None,
+) -> list[str]:
     if webhook is None and beside is None:
         return await supervisor.run(stop)
     # Updates and API requests arrive at one address: the supervisor serves them, workers send.
@@ -237,6 +261,7 @@ async def receive_updates(
             client_for(bot, settings, timeout_s=settings.listener.reply_timeout_s),
             store,
             settings.listener,
+            observer=process_metrics.observer(),
         )
         for bot in chosen
     ]

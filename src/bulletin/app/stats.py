@@ -42,15 +42,14 @@ class DailyStats:
 async def daily(
     pool: Pool, *, bot: str | None = None, campaign: str | None = None, days: int = 30
 ) -> DailyStats:
-    """`bulletin stats`: per bot (all, or one), or per variant of one campaign."""
+    """`bulletin stats`: per bot (all, or one), or per variant of one campaign (as sent by
+    one bot, given both)."""
     if not 1 <= days <= MAX_DAYS:
         raise errors.InputError(f"--days must be between 1 and {MAX_DAYS}, not {days}")
-    if bot is not None and campaign is not None:
-        raise errors.InputError("give --bot or --campaign, not both")
     async with pool.acquire() as connection:
+        bot_id = (await bot_rows.find(connection, bot)).id if bot is not None else None
         if campaign is not None:
             found = await campaign_rows.find(connection, campaign)
-            rows = await stat_rows.by_campaign(connection, found.id, days)
+            rows = await stat_rows.by_campaign(connection, found.id, days, bot_id)
             return DailyStats("variant", CAMPAIGN_COUNTS, rows)
-        bot_id = (await bot_rows.find(connection, bot)).id if bot is not None else None
         return DailyStats("bot", BOT_COUNTS, await stat_rows.by_bot(connection, bot_id, days))

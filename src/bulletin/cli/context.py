@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bulletin import config, errors
+from bulletin.app import run_log
 from bulletin.cli import logs
 
 T = TypeVar("T")
@@ -70,6 +71,10 @@ def configure_logging(settings: config.Settings, verbose: int) -> None:
             f"cannot write log file {settings.log.file}: {error.strerror or error}"
         ) from None
     logging.basicConfig(level=level, handlers=[chosen], force=True)
+    # A run starting, pausing, finishing is what an operator watches serve for: shown at the
+    # default level too (log_level ERROR hides it).
+    if level <= logging.WARNING:
+        run_log.log.setLevel(min(level, logging.INFO))
     # aiogram logs each request at INFO; keep the engine's own lines readable.
     logging.getLogger("aiogram").setLevel(max(logging.WARNING, level))
 

@@ -20,7 +20,8 @@ def show(
     ctx: typer.Context,
     bot: Annotated[str | None, typer.Option("--bot", help="One bot (default: every bot)")] = None,
     campaign: Annotated[
-        str | None, typer.Option("--campaign", help="One campaign, per variant")
+        str | None,
+        typer.Option("--campaign", help="One campaign, per variant (with --bot: that bot's share)"),
     ] = None,
     days: Annotated[int, typer.Option("--days", help="Today and the days before it (UTC)")] = 30,
     as_json: Annotated[bool, typer.Option("--json", help="JSON output")] = False,

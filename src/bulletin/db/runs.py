@@ -208,6 +208,13 @@ async def failures(
     return [(row["failure"], row["error"], row["deliveries"]) for row in rows]
 
 
+async def claim_changes(connection: Connection) -> list[tuple[models.Run, str | None]]:
+    """Runs whose status changed since it was last logged, with the status logged before
+    (None for a new run); each change is handed to one caller only."""
+    rows = await connection.fetch(sql("claim_run_changes"))
+    return [(to_run(row), row["previous"]) for row in rows]
+
+
 async def active(connection: Connection) -> list[models.Run]:
     return [to_run(row) for row in await connection.fetch(sql("active_runs"))]
 

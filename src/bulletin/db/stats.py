@@ -51,7 +51,10 @@ async def by_bot(connection: Connection, bot_id: int | None, days: int) -> list[
     return [dict(row) for row in await connection.fetch(sql("daily_bot_stats"), bot_id, days)]
 
 
-async def by_campaign(connection: Connection, campaign_id: int, days: int) -> list[dict[str, Any]]:
-    """The last `days` UTC days of one campaign, per variant, oldest first."""
-    rows = await connection.fetch(sql("daily_campaign_stats"), campaign_id, days)
+async def by_campaign(
+    connection: Connection, campaign_id: int, days: int, bot_id: int | None = None
+) -> list[dict[str, Any]]:
+    """The last `days` UTC days of one campaign per variant (what one bot sent of it, given
+    `bot_id`), oldest first."""
+    rows = await connection.fetch(sql("daily_campaign_stats"), campaign_id, days, bot_id)
     return [dict(row) for row in rows]

@@ -16,7 +16,7 @@ from bulletin.config import WorkerSettings
 from bulletin.content import render
 from bulletin.engine.decide import RetryPolicy, decide
 from bulletin.engine.pacer import ChatPacer, Pacer
-from bulletin.engine.ports import Sender, Store
+from bulletin.engine.ports import Observer, Sender, Store, Unobserved
 from bulletin.engine.recorder import Recorder
 from bulletin.retries import retrying
 from bulletin.telegram.classify import Action, Outcome
@@ -57,8 +57,11 @@ class BotSender:
         settings: WorkerSettings,
         worker_id: str,
         outbox_only: bool = False,
+        observer: Observer | None = None,
     ) -> None:
         self.bot = bot
+        self._observer = observer or Unobserved()
+        self._reported_pace = (0.0, 0.0)
         self._outbox_only = outbox_only
         self._outbox_check_at = 0.0  # monotonic time the outbox is next claimed from
         self._wake = asyncio.Event()
@@ -106,6 +109,7 @@ class BotSender:
         if bot.paid_rate_per_s != self.bot.paid_rate_per_s:
             self.paid_pacer = Pacer(bot.paid_rate_per_s)
         self.bot = bot
+        self._report_pace()
 
     @property
     def claim_limit(self) -> int:
@@ -121,13 +125,33 @@ class BotSender:
 
         An outbox-only sender (of a process that is no worker) returns once the outbox is empty.
         """
-        async with asyncio.TaskGroup() as sends:
-            if self._outbox_only:
-                while not self._stopped and await self._send_outbox(sends):
-                    pass
-            else:
-                await self._send_all(sends)
+        self._report_pace()
+        try:
+            async with asyncio.TaskGroup() as sends:
+                if self._outbox_only:
+                    while not self._stopped and await self._send_outbox(sends):
+                        pass
+                else:
+                    await self._send_all(sends)
+        finally:
+            self._observer.paced(self.bot.name, 0.0, 0.0)  # whoever sends next reports
         await self._sender.close()
+
+    def _report_pace(self) -> None:
+        """The pace, when it changed (after a 429, while it recovers, at `bot set`)."""
+        pace = (self.pacer.rate_per_s, self.pacer.configured_rate_per_s)
+        if pace != self._reported_pace:
+            self._reported_pace = pace
+            self._observer.paced(self.bot.name, *pace)
+
+    async def _timed_send(
+        self, chat_id: int, message: models.Message, *, paid: bool = False
+    ) -> Outcome:
+        """One Bot API send call, its duration reported."""
+        started = time.perf_counter()
+        outcome = await self._sender.send(chat_id, message, paid=paid)
+        self._observer.send_answered(self.bot.name, time.perf_counter() - started)
+        return outcome
 
     async def _send_all(self, sends: asyncio.TaskGroup) -> None:
         batch = await self._claim()
@@ -239,7 +263,7 @@ class BotSender:
             return Outcome(Action.REJECTED, str(exc))
         except errors.ContentError as exc:
             return Outcome(Action.CONTENT_ERROR, str(exc))
-        return await self._sender.send(delivery.chat_id, message, paid=delivery.paid)
+        return await self._timed_send(delivery.chat_id, message, paid=delivery.paid)
 
     def _react(
         self,
@@ -253,7 +277,7 @@ class BotSender:
         decide() said about the run and the bot, and the pace, which follows every answer
         (a campaign's or a reply's alike)."""
         if decision.pause_run and run_id is not None:
-            log.error("action=run_paused run=%s reason=%s", run_id, outcome.description)
+            log.error("action=content_error run_id=%s reason=%s", run_id, outcome.description)
             self._paused_runs.add(run_id)
         if decision.revoke_bot:
             log.error("action=bot_revoked bot=%s", self.bot.name)
@@ -270,11 +294,13 @@ class BotSender:
                     outcome.retry_after_s,
                 )
                 # A 429 pauses the whole bot; only the pace that tripped it slows down.
-                pacer.rate_limited(outcome.retry_after_s)
+                paused_s = pacer.rate_limited(outcome.retry_after_s)
                 other = self.pacer if paid else self.paid_pacer
                 other.pause_until(pacer.paused_until)
+                self._observer.rate_limited(self.bot.name, paused_s)
             case _:
                 pass
+        self._report_pace()
 
     def _drop_if_opted_out(self, delivery: models.Delivery) -> bool:
         """Record as skipped a delivery claimed before its chat opted out; True if it was."""
@@ -372,7 +398,7 @@ class BotSender:
 
     async def _send_message(self, message: models.OutboxMessage) -> None:
         try:
-            outcome = await self._sender.send(message.chat_id, message.message)
+            outcome = await self._timed_send(message.chat_id, message.message)
         finally:
             self._in_flight.release()
         decision = decide(outcome, message.attempts, self._policy, self._rng)

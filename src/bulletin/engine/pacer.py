@@ -58,11 +58,18 @@ class Pacer:
             if self._clock() >= self.paused_until:
                 return
 
-    def rate_limited(self, retry_after_s: float) -> None:
-        """Telegram said 429: no sends until retry_after has passed, then a slower pace."""
-        self.paused_until = max(self.paused_until, self._clock() + retry_after_s)
+    def rate_limited(self, retry_after_s: float) -> float:
+        """Telegram said 429: no sends until retry_after has passed, then a slower pace.
+
+        Returns how much longer sends are now held than they already were: 429s of sends
+        that were in flight together overlap, and their pauses are not added up.
+        """
+        now = self._clock()
+        held_until = max(self.paused_until, now)
+        self.paused_until = max(self.paused_until, now + retry_after_s)
         self._next_slot = max(self._next_slot, self.paused_until)
         self.rate_per_s = max(self._min_rate_per_s, self.rate_per_s * self._decrease_factor)
+        return self.paused_until - held_until
 
     def pause_until(self, deadline: float) -> None:
         """Hold sends until deadline without changing the pace (a 429 seen by a sibling pacer)."""

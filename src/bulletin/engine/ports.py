@@ -83,3 +83,32 @@ class Sender(Protocol):
 
 
 SenderFactory = Callable[[models.Bot], Sender]
+
+
+class Observer(Protocol):
+    """What the engine reports as it sends, for metrics: cheap, never blocking, never raising.
+
+    Bots are named by their `bulletin bot` name: never a token, never a chat.
+    """
+
+    # One Bot API send call answered (whatever the answer), after duration_s.
+    def send_answered(self, bot: str, duration_s: float) -> None: ...
+
+    # A 429: the bot's sends held paused_s longer than they already were.
+    def rate_limited(self, bot: str, paused_s: float) -> None: ...
+
+    # The bot's pace now, and the configured rate it recovers towards (0, 0: not sent here).
+    def paced(self, bot: str, rate_per_s: float, limit_per_s: float) -> None: ...
+
+
+class Unobserved:
+    """The observer of a process that keeps no metrics."""
+
+    def send_answered(self, bot: str, duration_s: float) -> None:
+        pass
+
+    def rate_limited(self, bot: str, paused_s: float) -> None:
+        pass
+
+    def paced(self, bot: str, rate_per_s: float, limit_per_s: float) -> None:
+        pass

@@ -93,7 +93,7 @@ class Scheduler:
     def _report(self, started: Started) -> None:
         if started.run is not None:
             log.info(
-                "action=run_started campaign=%s run=%s audience=%s",
+                "action=run_scheduled campaign=%s run_id=%s audience=%s",
                 started.run.campaign_name,
                 started.run.id,
                 started.run.audience,

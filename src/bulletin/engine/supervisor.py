@@ -8,7 +8,7 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,9 @@ class Supervisor:
         env: Mapping[str, str],
         workers: int,
         policy: RestartPolicy = RestartPolicy(),
+        on_exit: Callable[[int], None] | None = None,
     ) -> None:
+        self._on_exit = on_exit  # called with a worker's pid once it has exited
         self._command = list(command)
         self._env = dict(env)
         self._policy = policy
@@ -105,6 +107,8 @@ class Supervisor:
             await self._drain(slot.process)
         code = await exited
         await forwarding
+        if self._on_exit is not None:
+            self._on_exit(slot.process.pid)
         return code
 
     async def _drain(self, process: asyncio.subprocess.Process) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from bulletin import errors
 from bulletin.config import WorkerSettings
 from bulletin.engine.bot_sender import BotSender
-from bulletin.engine.ports import Notices, SenderFactory, Store
+from bulletin.engine.ports import Notices, Observer, SenderFactory, Store
 from bulletin.engine.recorder import Recorder
 
 log = logging.getLogger(__name__)
@@ -43,8 +43,10 @@ class Worker:
         on_runs_finished: Callable[[list[int]], None] | None = None,
         notices: Notices | None = None,
         outbox_only: bool = False,
+        observer: Observer | None = None,
     ) -> None:
         self.worker_id = worker_id or new_worker_id()
+        self._observer = observer
         self._notices = notices
         self._outbox_only = outbox_only
         self._lease_wake = asyncio.Event()  # a bot nobody here holds has a message waiting
@@ -146,6 +148,7 @@ class Worker:
             settings=self._settings,
             worker_id=self.worker_id,
             outbox_only=self._outbox_only,
+            observer=self._observer,
         )
         self.senders[bot_id] = sender
         self._tasks[bot_id] = group.create_task(self._sending(sender))

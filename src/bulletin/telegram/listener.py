@@ -16,7 +16,7 @@ from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
 from bulletin import errors, models, redact, subscriptions
 from bulletin.config import ListenerSettings
 from bulletin.telegram.client import BotClient
-from bulletin.telegram.signals import ALLOWED_UPDATES, signal_of
+from bulletin.telegram.signals import ALLOWED_UPDATES, signal_of, update_kind
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,12 @@ class OffsetStore(Protocol):
     async def next_update_id(self, bot_id: int) -> int: ...
 
 
+class UpdateObserver(Protocol):
+    """Where a listener reports each update it receives, by kind (signals.UPDATE_KINDS)."""
+
+    def update_received(self, bot: str, kind: str) -> None: ...
+
+
 class Listener:
     """Applies one bot's updates; the answers to people who opt in or out go to the outbox.
 
@@ -50,11 +56,13 @@ class Listener:
         client: BotClient,
         store: OffsetStore,
         settings: ListenerSettings,
+        observer: UpdateObserver | None = None,
     ) -> None:
         self.bot = bot
         self.client = client
         self.store = store
         self.settings = settings
+        self._observer = observer
 
     @property
     def secret_token(self) -> str:
@@ -68,6 +76,12 @@ class Listener:
 
     async def handle_batch(self, updates: Sequence[types.Update]) -> list[bool]:
         """Apply updates in order in one transaction; False for each applied before."""
+        if self._observer is not None:
+            for update in updates:
+                self._observer.update_received(self.bot.name, update_kind(update))
+        return await self._apply(updates)
+
+    async def _apply(self, updates: Sequence[types.Update]) -> list[bool]:
         decisions = [
             (update.update_id, subscriptions.decide(signal_of(update), self.settings))
             for update in updates
@@ -124,7 +138,7 @@ class Listener:
         # One update the rules or the store cannot take must not stop this bot's
         # listener; the store already waits out transient database errors.
         try:
-            await self.handle(update)
+            await self._apply([update])
         except Exception:
             log.exception("action=update_failed bot=%s update_id=%s", self.bot.name,
                           update.update_id)  # fmt: skip

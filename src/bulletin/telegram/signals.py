@@ -10,6 +10,26 @@ from bulletin.subscriptions import ChatInfo, Membership, MemberStatus, Migration
 # Everything the rules look at; a listener asks Telegram for these kinds only.
 ALLOWED_UPDATES = ["message", "my_chat_member"]
 
+# The kinds of update a listener counts by name (a fixed set: a metric label); else "other".
+UPDATE_KINDS = (
+    "message",
+    "edited_message",
+    "channel_post",
+    "edited_channel_post",
+    "my_chat_member",
+    "chat_member",
+    "callback_query",
+    "other",
+)
+
+
+def update_kind(update: types.Update) -> str:
+    """The kind of an update, one of UPDATE_KINDS."""
+    for kind in UPDATE_KINDS[:-1]:
+        if getattr(update, kind, None) is not None:
+            return kind
+    return "other"
+
 
 def signal_of(update: types.Update) -> Signal | None:
     """The signal in an update, or None for anything the consent rules ignore."""

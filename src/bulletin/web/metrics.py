@@ -1,4 +1,5 @@
-"""/metrics in Prometheus' text format, read from the database at scrape time.
+"""/metrics in Prometheus' text format: the database's figures read at scrape time, and what
+every serve process measured (app/process_metrics.py).
 
 The delivery counters are the sums of the daily rollups, so with `serve --workers N` any one
 scrape equals `campaign status`, whichever process answers it. Labels name bots, campaigns,
@@ -15,7 +16,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from bulletin.app import metrics
+from bulletin.app import metrics, process_metrics
 from bulletin.app.api_views import Pool
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -37,8 +38,8 @@ class Snapshot(Collector):
         )
         yield self._by_outcome(
             "bulletin_campaign_deliveries",
-            "Deliveries settled, by campaign, variant and outcome",
-            ["campaign", "variant"],
+            "Deliveries settled, by bot, campaign, variant and outcome",
+            ["bot", "campaign", "variant"],
             self.figures["deliveries_by_campaign"],
         )
         yield from self._per_bot()
@@ -82,4 +83,5 @@ class Snapshot(Collector):
 async def scrape(pool: Pool) -> Response:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(Snapshot(await metrics.snapshot(pool)))
+    process_metrics.add_to(registry)  # every serve process's sends, 429s, pace, updates
     return Response(generate_latest(registry), media_type=CONTENT_TYPE)

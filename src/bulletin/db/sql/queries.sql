@@ -295,6 +295,22 @@ WITH finished AS (
 )
 SELECT id FROM finished;
 
+-- name: claim_run_changes
+-- (no parameters) Runs whose status changed since a serve process last logged it, each
+-- handed to one process: the others pass a row being taken (SKIP LOCKED), and the update
+-- marks it logged. `previous` is the status logged before (NULL: the run is new).
+WITH changed AS (
+    SELECT id, logged_status
+      FROM runs
+     WHERE logged_status IS DISTINCT FROM status
+     ORDER BY id
+       FOR UPDATE SKIP LOCKED
+)
+UPDATE runs r SET logged_status = r.status
+  FROM changed c, campaigns k
+ WHERE r.id = c.id AND k.id = r.campaign_id
+RETURNING r.*, k.name AS campaign_name, c.logged_status AS previous;
+
 -- name: pause_run
 -- $1 run_id, $2 reason
 -- A content error pauses the run and its campaign, so the rest of the audience is not burnt.
@@ -1165,9 +1181,9 @@ WITH outcome AS (
            rate_limited = t.rate_limited + EXCLUDED.rate_limited,
            opted_out = t.opted_out + EXCLUDED.opted_out
 )
-INSERT INTO daily_campaign_stats AS t (day, campaign_id, variant_id, sent, failed, blocked, gone,
-                                       skipped, uncertain, rate_limited, opted_out)
-SELECT day, campaign_id, variant_id,
+INSERT INTO daily_campaign_stats AS t (day, campaign_id, variant_id, bot_id, sent, failed, blocked,
+                                       gone, skipped, uncertain, rate_limited, opted_out)
+SELECT day, campaign_id, variant_id, bot_id,
        count(*) FILTER (WHERE status = 'sent'),
        count(*) FILTER (WHERE status = 'failed'),
        count(*) FILTER (WHERE failure = 'blocked'),
@@ -1177,9 +1193,9 @@ SELECT day, campaign_id, variant_id,
        count(*) FILTER (WHERE rate_limited),
        count(*) FILTER (WHERE status = 'failed' AND failure = 'blocked')
   FROM outcome
- GROUP BY day, campaign_id, variant_id
- ORDER BY campaign_id, variant_id
-ON CONFLICT (campaign_id, variant_id, day) DO UPDATE
+ GROUP BY day, campaign_id, variant_id, bot_id
+ ORDER BY campaign_id, variant_id, bot_id
+ON CONFLICT (campaign_id, variant_id, bot_id, day) DO UPDATE
    SET sent = t.sent + EXCLUDED.sent, failed = t.failed + EXCLUDED.failed,
        blocked = t.blocked + EXCLUDED.blocked, gone = t.gone + EXCLUDED.gone,
        skipped = t.skipped + EXCLUDED.skipped, uncertain = t.uncertain + EXCLUDED.uncertain,
@@ -1205,14 +1221,20 @@ SELECT s.day, b.name AS bot, s.sent, s.failed, s.blocked, s.gone, s.skipped, s.u
  ORDER BY s.day, b.name;
 
 -- name: daily_campaign_stats
--- $1 campaign_id, $2 days (today and the days before it)
-SELECT s.day, c.name AS campaign, v.name AS variant, s.sent, s.failed, s.blocked, s.gone,
-       s.skipped, s.uncertain, s.rate_limited, s.opted_out
+-- $1 campaign_id, $2 days (today and the days before it), $3 bot_id (NULL: every bot)
+-- Per day and variant, summed over the campaign's bots (or one bot's share).
+SELECT s.day, c.name AS campaign, v.name AS variant, sum(s.sent)::bigint AS sent,
+       sum(s.failed)::bigint AS failed, sum(s.blocked)::bigint AS blocked,
+       sum(s.gone)::bigint AS gone, sum(s.skipped)::bigint AS skipped,
+       sum(s.uncertain)::bigint AS uncertain, sum(s.rate_limited)::bigint AS rate_limited,
+       sum(s.opted_out)::bigint AS opted_out
   FROM daily_campaign_stats s
   JOIN campaigns c ON c.id = s.campaign_id
   JOIN variants v ON v.id = s.variant_id
  WHERE s.campaign_id = $1
    AND s.day > (clock_timestamp() AT TIME ZONE 'UTC')::date - $2::integer
+   AND ($3::bigint IS NULL OR s.bot_id = $3)
+ GROUP BY s.day, c.name, v.name
  ORDER BY s.day, v.name;
 
 -- name: delivery_report
@@ -1300,13 +1322,14 @@ SELECT b.name AS bot, sum(s.sent) AS sent, sum(s.failed) AS failed,
  GROUP BY b.name;
 
 -- name: metrics_deliveries_by_campaign
--- (no parameters) Every delivery settled so far, per campaign and variant.
-SELECT c.name AS campaign, v.name AS variant, sum(s.sent) AS sent, sum(s.failed) AS failed,
-       sum(s.skipped) AS skipped, sum(s.uncertain) AS uncertain
+-- (no parameters) Every delivery settled so far, per bot, campaign and variant.
+SELECT b.name AS bot, c.name AS campaign, v.name AS variant, sum(s.sent) AS sent,
+       sum(s.failed) AS failed, sum(s.skipped) AS skipped, sum(s.uncertain) AS uncertain
   FROM daily_campaign_stats s
+  JOIN bots b ON b.id = s.bot_id
   JOIN campaigns c ON c.id = s.campaign_id
   JOIN variants v ON v.id = s.variant_id
- GROUP BY c.name, v.name;
+ GROUP BY b.name, c.name, v.name;
 
 -- name: metrics_pending_by_bot
 -- (no parameters) Deliveries not settled yet, per bot: deliveries_due and deliveries_sending

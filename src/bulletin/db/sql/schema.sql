@@ -188,7 +188,8 @@ CREATE TABLE runs (
     scheduled_for  timestamptz,                 -- the schedule slot this run fills
     quiet_until    timestamptz,                 -- paused for quiet hours until then
     started_at     timestamptz NOT NULL DEFAULT now(),
-    finished_at    timestamptz
+    finished_at    timestamptz,
+    logged_status  text                         -- the status `serve` last logged (run_log)
 );
 
 CREATE INDEX runs_campaign ON runs (campaign_id);
@@ -199,6 +200,8 @@ CREATE UNIQUE INDEX runs_campaign_slot ON runs (campaign_id, scheduled_for);
 -- At most one unfinished run per campaign: two processes racing to start one cannot both win.
 CREATE UNIQUE INDEX runs_one_unfinished ON runs (campaign_id)
  WHERE status IN ('running', 'paused');
+-- What every serve process looks for each second: the few runs with a change to log.
+CREATE INDEX runs_unlogged ON runs (id) WHERE logged_status IS DISTINCT FROM status;
 
 CREATE TABLE deliveries (
     id             bigserial PRIMARY KEY,
@@ -289,15 +292,16 @@ CREATE TABLE daily_campaign_stats (
     day           date NOT NULL,
     campaign_id   bigint NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
     variant_id    bigint NOT NULL REFERENCES variants (id) ON DELETE CASCADE,
+    bot_id        bigint NOT NULL REFERENCES bots (id) ON DELETE CASCADE,  -- the sender
     sent          bigint NOT NULL DEFAULT 0,
     failed        bigint NOT NULL DEFAULT 0,
     blocked       bigint NOT NULL DEFAULT 0,
     gone          bigint NOT NULL DEFAULT 0,
-    skipped       bigint NOT NULL DEFAULT 0,
+    skipped       bigint NOT NULL DEFAULT 0,   -- a cancel's unsent deliveries not included
     uncertain     bigint NOT NULL DEFAULT 0,
     rate_limited  bigint NOT NULL DEFAULT 0,
     opted_out     bigint NOT NULL DEFAULT 0,   -- recipients who blocked the bot on this message
-    PRIMARY KEY (campaign_id, variant_id, day)
+    PRIMARY KEY (campaign_id, variant_id, bot_id, day)
 );
 
 -- `bulletin stats` reads a span of days across bots or campaigns.
