@@ -9,6 +9,7 @@ from bulletin import __version__
 from bulletin.app import api_views
 from bulletin.app.api_views import Pool
 from bulletin.web import api, auth, limits, metrics, problems, schemas
+from bulletin.web.dashboard import install as install_dashboard
 
 
 def build(pool: Pool, *, loopback: bool, max_body_bytes: int) -> FastAPI:
@@ -24,6 +25,7 @@ def build(pool: Pool, *, loopback: bool, max_body_bytes: int) -> FastAPI:
     app.state.access = auth.Access(pool, loopback)
     problems.install(app)
     app.include_router(api.router)
+    install_dashboard(app)  # the pages at /, their assets at /static
     app.add_api_route("/healthz", healthz, methods=["GET"], response_model=schemas.Health)
     app.add_api_route(
         "/readyz",
