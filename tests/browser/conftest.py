@@ -18,14 +18,15 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
 from bulletin import config, models
+from bulletin.app import tokens
 from bulletin.db.pool import open_pool
 from bulletin.sandbox import Sandbox, World
 from tests.support import import_world, register_bot
-from tests.web.conftest import Served, create_token, start_serve, stop_serve
+from tests.web.conftest import Served, start_serve, stop_serve
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-AUDIENCE = 200
-RATE_PER_S = 20.0  # slow enough that a run is watched for ~10 s
+AUDIENCE = 120
+RATE_PER_S = 20.0  # slow enough that a run is watched for ~6 s
 DOCUMENT = {"bot": "news", "variants": [{"name": "a", "text": "Hello {{ first_name }}!"}]}
 WIDTHS = (1280, 390)
 
@@ -42,13 +43,20 @@ def artifacts_dir() -> Path:
 
 
 @pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
+def chromium() -> str:
+    """The Chromium to drive; the test skips, saying why, where there is none."""
     path = chromium_path()
     if path is None:
         pytest.skip("no Chromium: install Debian's `chromium` or set BULLETIN_TEST_CHROMIUM")
+    return path
+
+
+@pytest.fixture
+async def browser(chromium: str, setup: Setup) -> AsyncIterator[Browser]:
+    """Chromium, closed before `serve` stops (its open polls would hold serve's shutdown)."""
     async with async_playwright() as playwright:
         # --no-sandbox: the tests run as root, where Chromium's sandbox refuses to start.
-        launched = await playwright.chromium.launch(executable_path=path, args=["--no-sandbox"])
+        launched = await playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         try:
             yield launched
         finally:
@@ -74,15 +82,15 @@ class Setup:
 
 @pytest.fixture
 async def setup(
-    pool: asyncpg.Pool, cli_env: dict[str, str], tmp_path: Path
+    chromium: str, pool: asyncpg.Pool, cli_env: dict[str, str], tmp_path: Path
 ) -> AsyncIterator[Setup]:
     world = World.generate(AUDIENCE, blocked=0.05, gone=0.02, seed=11)
     sandbox_bot = world.add_bot(rate_per_s=100)
     async with Sandbox(world) as sandbox:
         bot = await register_bot(pool, sandbox, sandbox_bot, "news", RATE_PER_S)
         await import_world(pool, world, bot, tmp_path)
-        admin = await create_token(cli_env, "admin", "ops")
-        viewer = await create_token(cli_env, "viewer", "watcher")
+        _, admin = await tokens.create(pool, tokens.Role.ADMIN, "ops")
+        _, viewer = await tokens.create(pool, tokens.Role.VIEWER, "watcher")
         served = await start_serve(cli_env, "--workers", "1")
         try:
             yield Setup(sandbox, bot, served, admin, viewer)

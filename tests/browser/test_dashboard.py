@@ -10,6 +10,7 @@ import pytest
 from playwright.async_api import Browser, Page
 
 from tests.browser.conftest import (
+    AUDIENCE,
     WIDTHS,
     Setup,
     apply_campaign,
@@ -126,7 +127,7 @@ async def test_run_page__pause_confirmed__run_paused_and_sending_stops(
     async with asyncio.timeout(20):
         stopped_at = await settled()
     await asyncio.sleep(1.0)
-    assert len(setup.sandbox.ledger) == stopped_at < 200
+    assert len(setup.sandbox.ledger) == stopped_at < AUDIENCE
     sent = await pool.fetchval("SELECT count(*) FROM deliveries WHERE status = 'sent'")
     assert sent == stopped_at
     await page.locator("#run-live [data-figure=status]", has_text="paused").wait_for()
@@ -168,6 +169,14 @@ async def test_viewer__no_action_buttons_and_posts_refused__forged_post_refused(
     assert forged.status == 403
     assert "CSRF" in await forged.text()
     assert await pool.fetchval("SELECT status FROM runs WHERE number = 1") != "paused"
+    # The same POST with the session's token is an admin's action: done.
+    token = await admin.locator("input[name=csrf]").first.get_attribute("value")
+    assert token
+    cancelled = await admin.request.post(
+        "/campaigns/launch/cancel", form={"csrf": token, "confirm": "yes"}, max_redirects=0
+    )
+    assert cancelled.status == 303
+    assert await pool.fetchval("SELECT status FROM runs WHERE number = 1") == "cancelled"
 
     anonymous = await browser.new_context(base_url=setup.served.url)
     login = await anonymous.new_page()

@@ -29,8 +29,9 @@ async def login_form(request: Request, next: str = "/") -> Response:
         request.cookies.get(guard.COOKIE),
         loopback=guard.access_of(request).loopback,
     )
-    if resolved.session is not None and resolved.new_cookie is None:
-        return RedirectResponse(guard.local_path(next), 303)  # signed in already
+    if resolved.session is not None:  # signed in already, or open access
+        request.state.new_cookie = resolved.new_cookie
+        return RedirectResponse(guard.local_path(next), 303)
     return render.page(request, "login.html", next=guard.local_path(next), problem=None)
 
 
