@@ -33,7 +33,8 @@
       height: 240,
       series: [{}, { label: "msgs/s", stroke: "#0b5cad", fill: "rgba(11,92,173,0.12)", width: 2 }],
       axes: [{}, { label: "msgs/s" }],
-      scales: { x: { time: true } },
+      // From 0: a dip from 20 to 17 msgs/s should look like one, not like a halt.
+      scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max * 1.1)] } },
       legend: { show: true },
     });
     const arrays = (s) => [s.t, s.per_s];
