@@ -51,14 +51,13 @@ def _digest(secret: str) -> bytes:
     return hashlib.sha256(secret.encode("utf-8", "surrogateescape")).digest()
 
 
-async def _create(pool: Pool, token_id: int | None) -> tuple[str, Session, int]:
+async def _create(pool: Pool, token_id: int | None) -> tuple[str, str]:
+    """A new session's (cookie secret, CSRF token); only a hash of the secret is kept."""
     secret = secrets.token_urlsafe(SECRET_BYTES)
     csrf_token = secrets.token_urlsafe(SECRET_BYTES)
     async with pool.acquire() as connection:
-        session_id = await session_rows.insert(
-            connection, _digest(secret), token_id, csrf_token, LIFETIME_S
-        )
-    return secret, Session(None, tokens.Role.ADMIN, csrf_token), session_id
+        await session_rows.insert(connection, _digest(secret), token_id, csrf_token, LIFETIME_S)
+    return secret, csrf_token
 
 
 async def sign_in(pool: Pool, token_secret: str) -> tuple[str, Session] | None:
@@ -70,8 +69,8 @@ async def sign_in(pool: Pool, token_secret: str) -> tuple[str, Session] | None:
         token_id = await session_rows.token_id(connection, tokens.digest(token_secret.strip()))
     if token_id is None:
         return None  # revoked between the two reads
-    cookie, made, _ = await _create(pool, token_id)
-    return cookie, Session(token.name, token.role, made.csrf_token)
+    cookie, csrf_token = await _create(pool, token_id)
+    return cookie, Session(token.name, token.role, csrf_token)
 
 
 async def is_open(pool: Pool, loopback: bool) -> bool:
@@ -96,8 +95,8 @@ async def resolve(pool: Pool, cookie: str | None, *, loopback: bool) -> Resolved
         return Resolved(None)  # an open session outlives open access by not a request
     if found is not None:
         return Resolved(Session(None, tokens.Role.ADMIN, found["csrf_token"]))
-    new_cookie, session, _ = await _create(pool, None)
-    return Resolved(session, new_cookie)
+    new_cookie, csrf_token = await _create(pool, None)
+    return Resolved(Session(None, tokens.Role.ADMIN, csrf_token), new_cookie)
 
 
 async def sign_out(pool: Pool, cookie: str) -> None:
