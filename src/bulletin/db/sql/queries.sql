@@ -1249,6 +1249,112 @@ SELECT d.chat_id, d.status, d.failure, d.error, d.attempts,
    AND ($2::text IS NULL OR d.status = $2 OR d.failure = $2)
  ORDER BY d.id;
 
+-- Dashboard ------------------------------------------------------------------------------
+
+-- name: insert_dashboard_session
+-- $1 secret_sha256, $2 token_id (NULL: open access), $3 csrf_token, $4 lifetime_s
+-- Expired sessions go when a new one is made: signing in is rare, so the sweep is cheap.
+WITH swept AS (
+    DELETE FROM dashboard_sessions WHERE expires_at < clock_timestamp()
+)
+INSERT INTO dashboard_sessions (secret_sha256, token_id, csrf_token, expires_at)
+VALUES ($1, $2, $3, clock_timestamp() + make_interval(secs => $4))
+RETURNING id;
+
+-- name: dashboard_session
+-- $1 secret_sha256
+-- The live session of a cookie, with its token's name and role (NULL for open access); a
+-- revoked token's sessions are gone with it (ON DELETE CASCADE).
+SELECT s.id, s.csrf_token, s.token_id, t.name AS token_name, t.role
+  FROM dashboard_sessions s
+  LEFT JOIN api_tokens t ON t.id = s.token_id
+ WHERE s.secret_sha256 = $1 AND s.expires_at > clock_timestamp();
+
+-- name: delete_dashboard_session
+-- $1 secret_sha256
+DELETE FROM dashboard_sessions WHERE secret_sha256 = $1;
+
+-- name: dashboard_token_id
+-- $1 secret_sha256 of an API token
+SELECT id FROM api_tokens WHERE secret_sha256 = $1;
+
+-- name: dashboard_runs
+-- $1 finished within (seconds), $2 limit
+-- The runs the overview shows: every unfinished one, then those finished lately, newest first.
+SELECT r.*, c.name AS campaign_name
+  FROM runs r JOIN campaigns c ON c.id = r.campaign_id
+ WHERE r.status IN ('running', 'paused')
+    OR r.finished_at > clock_timestamp() - make_interval(secs => $1)
+ ORDER BY r.status NOT IN ('running', 'paused'), r.id DESC
+ LIMIT $2;
+
+-- name: dashboard_recent_sends
+-- $1 run_ids (bigint[]), $2 window (seconds)
+-- Messages sent in the last moments, per run and bot: the pace now, not the run's average.
+-- deliveries_run_sent holds exactly these rows, in this order.
+SELECT d.run_id, d.bot_id, count(*) AS sent
+  FROM deliveries d
+ WHERE d.run_id = ANY($1::bigint[]) AND d.status = 'sent'
+   AND d.sent_at > clock_timestamp() - make_interval(secs => $2)
+ GROUP BY d.run_id, d.bot_id;
+
+-- name: dashboard_bot_health
+-- (no parameters) Every bot: its status and limit, the worker holding a live lease on it,
+-- its 429s of the last hour and until when the last of them told it to wait.
+SELECT b.id, b.name, b.username, b.status, b.rate_per_s, b.paid_broadcast, b.paid_rate_per_s,
+       l.worker_id,
+       limited.answers AS rate_limited_1h,
+       limited.until AS rate_limited_until
+  FROM bots b
+  LEFT JOIN bot_leases l ON l.bot_id = b.id AND l.expires_at > clock_timestamp()
+  LEFT JOIN LATERAL (
+      -- events_kind_at: the last hour of one kind. The wait is in Telegram's description
+      -- ("Too Many Requests: retry after 5"); a description without one counts as no wait.
+      SELECT count(*) AS answers,
+             max(e.at + make_interval(
+                 secs => coalesce(substring(e.detail FROM 'retry after ([0-9]+)')::integer, 0)
+             )) AS until
+        FROM events e
+       WHERE e.kind = 'delivery.rate_limited' AND e.bot_id = b.id
+         AND e.at > clock_timestamp() - interval '1 hour'
+  ) limited ON true
+ ORDER BY b.name;
+
+-- name: dashboard_throughput
+-- $1 run_id, $2 bucket width (seconds)
+-- A run's sends per time bucket, from deliveries_run_sent; buckets with none are absent.
+SELECT (floor(extract(epoch FROM d.sent_at) / $2) * $2)::bigint AS bucket, count(*) AS sent
+  FROM deliveries d
+ WHERE d.run_id = $1 AND d.status = 'sent'
+ GROUP BY 1
+ ORDER BY 1;
+
+-- name: dashboard_run_errors
+-- $1 run_id, $2 limit
+-- What Telegram said, grouped by its description, for deliveries not sent (or sent after
+-- an error), most common first.
+SELECT d.error, min(coalesce(d.failure, d.status)) AS failure, count(*) AS deliveries
+  FROM deliveries d
+ WHERE d.run_id = $1 AND d.status IN ('failed', 'skipped', 'uncertain')
+ GROUP BY d.error
+ ORDER BY 3 DESC, 1
+ LIMIT $2;
+
+-- name: dashboard_variant_results
+-- $1 run_id
+-- A run's results per variant, as an A/B test reads them: blocked is among failed, as
+-- campaign status counts it.
+SELECT v.name AS variant, v.language,
+       count(*) AS total,
+       count(*) FILTER (WHERE d.status = 'sent') AS sent,
+       count(*) FILTER (WHERE d.status = 'failed') AS failed,
+       count(*) FILTER (WHERE d.failure = 'blocked') AS blocked,
+       count(*) FILTER (WHERE d.status IN ('pending', 'sending')) AS pending
+  FROM deliveries d JOIN variants v ON v.id = d.variant_id
+ WHERE d.run_id = $1
+ GROUP BY v.id, v.name, v.language
+ ORDER BY v.id;
+
 -- HTTP API -------------------------------------------------------------------------------
 
 -- name: insert_api_token

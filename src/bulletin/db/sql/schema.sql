@@ -231,6 +231,8 @@ CREATE TABLE deliveries (
 CREATE INDEX deliveries_due ON deliveries (bot_id, due_at, id) WHERE status = 'pending';
 CREATE INDEX deliveries_sending ON deliveries (bot_id) WHERE status = 'sending';
 CREATE INDEX deliveries_run_status ON deliveries (run_id, status);
+-- Sends per time bucket of a run (the dashboard's throughput chart and msgs/s now).
+CREATE INDEX deliveries_run_sent ON deliveries (run_id, sent_at) WHERE status = 'sent';
 
 -- Every message of a bot that is not a campaign delivery (a listener's reply, a pre-flight
 -- test send), queued so it goes out through the one worker holding the bot's lease, at that
@@ -270,6 +272,8 @@ CREATE TABLE events (
 
 CREATE INDEX events_run_kind ON events (run_id, kind);
 CREATE INDEX events_chat ON events (bot_id, chat_id) WHERE chat_id IS NOT NULL;
+-- Recent events of a kind: 429s in the last hour, the dashboard's activity.
+CREATE INDEX events_kind_at ON events (kind, at);
 
 -- Daily stats: rollups kept by the writes that settle deliveries and change subscribers --
 
@@ -329,6 +333,22 @@ CREATE TABLE api_idempotency (
     created_at   timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (scope, key)
 );
+
+-- Dashboard -------------------------------------------------------------------------------
+
+-- A browser's session, made at sign-in with an API token: the cookie holds the only copy of
+-- the secret. Revoking the token ends its sessions. token_id NULL: the open access of a
+-- loopback server with no token yet, valid only while that holds.
+CREATE TABLE dashboard_sessions (
+    id             bigserial PRIMARY KEY,
+    secret_sha256  bytea NOT NULL UNIQUE,
+    token_id       bigint REFERENCES api_tokens (id) ON DELETE CASCADE,
+    csrf_token     text NOT NULL,
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    expires_at     timestamptz NOT NULL
+);
+
+CREATE INDEX dashboard_sessions_expiry ON dashboard_sessions (expires_at);
 
 -- Migrations ------------------------------------------------------------------------------
 
