@@ -67,4 +67,4 @@ async def test_openapi__fuzzed_requests__no_server_error_no_schema_violation(
     token = await create_token(cli_env, "admin", "fuzz")
     failures = await asyncio.to_thread(fuzz, served.url, token)
     assert failures == {}
-    assert len(set(CALLS)) == 10, sorted(set(CALLS))
+    assert len(set(CALLS)) == 15, sorted(set(CALLS))

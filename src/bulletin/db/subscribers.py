@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from json.encoder import encode_basestring
@@ -116,6 +117,22 @@ def _as_json(fields: Mapping[str, str]) -> str:
         f"{encode_basestring(key)}:{encode_basestring(value)}" for key, value in fields.items()
     ]
     return "{" + ",".join(pairs) + "}"
+
+
+async def opted_out_staged(connection: Connection, bot_id: int) -> int:
+    """After import_staged, in its transaction: the staged chats that stay opted out."""
+    found: int = await connection.fetchval(sql("opted_out_staged"), bot_id)
+    return found
+
+
+async def find(connection: Connection, bot_id: int, chat_id: int) -> dict[str, Any] | None:
+    """One subscriber with the columns of an export, or None."""
+    row = await connection.fetchrow(sql("find_subscriber"), bot_id, chat_id)
+    if row is None:
+        return None
+    record = dict(row)
+    record["fields"] = json.loads(record["fields"])
+    return record
 
 
 async def counts(connection: Connection, bot_id: int | None) -> list[tuple[str, str, int]]:

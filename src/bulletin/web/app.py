@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from bulletin import __version__
 from bulletin.app import api_views
 from bulletin.app.api_views import Pool
-from bulletin.web import api, auth, limits, metrics, problems, schemas
+from bulletin.web import api, api_audience, auth, limits, metrics, problems, schemas
 
 
 def build(pool: Pool, *, loopback: bool, max_body_bytes: int) -> FastAPI:
@@ -24,6 +24,7 @@ def build(pool: Pool, *, loopback: bool, max_body_bytes: int) -> FastAPI:
     app.state.access = auth.Access(pool, loopback)
     problems.install(app)
     app.include_router(api.router)
+    app.include_router(api_audience.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], response_model=schemas.Health)
     app.add_api_route(
         "/readyz",

@@ -157,6 +157,23 @@ WITH resubscribed AS (
 )
 SELECT count(*) AS resubscribed FROM resubscribed;
 
+-- name: opted_out_staged
+-- $1 bot_id
+-- After the merge, in its transaction: the staged chats that are known and not subscribed
+-- (they unsubscribed, blocked the bot or are gone). The merge kept their status.
+SELECT count(DISTINCT a.chat_id)
+  FROM audience_staging a
+  JOIN subscribers s ON s.bot_id = $1 AND s.chat_id = a.chat_id
+ WHERE s.status <> 'subscribed';
+
+-- name: find_subscriber
+-- $1 bot_id, $2 chat_id
+-- The columns of export_subscribers, for one chat.
+SELECT chat_id, chat_type, status, first_name, username, language_code, tags, fields,
+       source, title, can_post, flagged, created_at, updated_at
+  FROM subscribers
+ WHERE bot_id = $1 AND chat_id = $2;
+
 -- name: bulk_settings
 -- For an import's transaction: the merge hashes the whole file once, in memory, not in
 -- temporary files; and no JIT, whose compile time costs more than it saves on this plan.
