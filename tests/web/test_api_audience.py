@@ -145,7 +145,7 @@ async def test_upsert__1000_subscribers__cli_stats_and_export_show_exactly_them(
     assert rows[1]["username"] == "user1"
     assert rows[2]["language_code"] == "pt-br"
     assert rows[1]["tags"] == ["news", "plus"]
-    assert (rows[1]["city"], rows[1]["visits"], rows[1]["source"]) == ("=Lima", "1", "import")
+    assert (rows[1]["city"], rows[1]["visits"], rows[1]["source"]) == ("=Lima", "1", "api")
 
     again = await api.post(f"/api/v1/bots/{bot}/subscribers", json={"subscribers": sent})
     assert again.status_code == 200, again.text

@@ -24,6 +24,7 @@ from bulletin.db import subscribers as subscriber_rows
 from bulletin.db.pool import Pool
 
 MAX_UPSERT = 10_000
+UPSERT_SOURCE = "api"  # a subscriber's source when the API upserted it first
 UPLOAD = "upload"  # how an uploaded file is named in its errors: upload:3: …
 EXPORT_CHUNK_CHARS = 65_536  # an export is sent in pieces of about this much text
 API_SKIP_HINT = "fix them or pass skip_invalid=true"
@@ -32,12 +33,25 @@ API_SKIP_HINT = "fix them or pass skip_invalid=true"
 async def upsert(
     pool: Pool, bot: str, batch: Sequence[Subscriber], *, dry_run: bool = False
 ) -> audience.Imported:
-    """Merge subscribers as `audience import` merges a file's lines, all or nothing."""
+    """Merge subscribers as `audience import` merges a file's lines, all or nothing, in one
+    statement; on a dry run, in a transaction rolled back."""
     records = [subscriber.record(line) for line, subscriber in enumerate(batch, start=1)]
-    how = audience.Merge(dry_run=dry_run, count_opted_out=True)
     async with pool.acquire() as connection:
         found = await bot_rows.find(connection, bot)
-        return await audience.merge(connection, found.id, records, "subscribers", how)
+        if not dry_run:
+            result, opted_out = await subscriber_rows.upsert(
+                connection, found.id, records, source=UPSERT_SOURCE
+            )
+        else:
+            transaction = connection.transaction()
+            await transaction.start()
+            try:
+                result, opted_out = await subscriber_rows.upsert(
+                    connection, found.id, records, source=UPSERT_SOURCE
+                )
+            finally:
+                await transaction.rollback()
+    return audience.Imported(result, (), audience.LineErrors("subscribers"), opted_out)
 
 
 async def import_upload(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from bulletin.audience._values import (
     CHAT_ID_LIMIT,
@@ -16,7 +17,6 @@ from bulletin.audience._values import (
     clean_text,
     clean_username,
     normalize_tags,
-    parse_chat_id,
     quote,
     split_tags,
 )
@@ -24,8 +24,6 @@ from bulletin.audience.reader import AudienceRecord
 from bulletin.audience.writer import COLUMNS
 
 FieldValue = str | int | float | bool | None
-In = TypeVar("In")
-Out = TypeVar("Out")
 
 
 class Subscriber(BaseModel):
@@ -36,6 +34,7 @@ class Subscriber(BaseModel):
     chat_id: Annotated[
         int,
         Field(
+            strict=True,
             gt=-CHAT_ID_LIMIT,
             lt=CHAT_ID_LIMIT,
             description="The chat's Telegram id (not 0; a group's is negative)",
@@ -53,39 +52,18 @@ class Subscriber(BaseModel):
         Field(description="Custom fields for templates: text, numbers and booleans as text"),
     ] = {}
 
-    @field_validator("chat_id", mode="before")
-    @classmethod
-    def _chat_id(cls, value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int | str):
-            raise ValueError("chat_id must be an integer")
-        return _checked(parse_chat_id, value)
-
-    @field_validator("first_name")
-    @classmethod
-    def _first_name(cls, value: str | None) -> str | None:
-        return _checked(lambda text: clean_text("first_name", text), value)
-
-    @field_validator("username")
-    @classmethod
-    def _username(cls, value: str | None) -> str | None:
-        return _checked(clean_username, value)
-
-    @field_validator("language_code")
-    @classmethod
-    def _language_code(cls, value: str | None) -> str | None:
-        return _checked(clean_language_code, value)
-
-    @field_validator("tags")
-    @classmethod
-    def _tags(cls, value: list[str] | str | None) -> tuple[str, ...]:
-        if isinstance(value, list):
-            return _checked(normalize_tags, value)
-        return _checked(split_tags, value)
-
-    @field_validator("fields")
-    @classmethod
-    def _fields(cls, value: dict[str, FieldValue]) -> dict[str, str]:
-        return _checked(_clean_fields, value)
+    @model_validator(mode="after")
+    def _clean(self) -> Self:
+        # One validator for the whole model, not one per field: a batch has 10,000 of them.
+        for name, clean in _CLEANERS:
+            value = getattr(self, name)
+            try:
+                cleaned = clean(value)
+            except ValueProblem as problem:
+                raise _invalid(name, value, str(problem)) from None
+            if cleaned is not value:
+                object.__setattr__(self, name, cleaned)
+        return self
 
     def record(self, line: int) -> AudienceRecord:
         """The record an audience file's line `line` with these values reads as."""
@@ -101,12 +79,26 @@ class Subscriber(BaseModel):
         )
 
 
-def _checked(clean: Callable[[In], Out], value: In) -> Out:
-    """`clean(value)`, its ValueProblem as the ValueError pydantic reports with the field."""
-    try:
-        return clean(value)
-    except ValueProblem as problem:
-        raise ValueError(str(problem)) from None
+def _chat_id(value: int) -> int:
+    if value == 0:
+        raise ValueProblem("chat_id must not be 0")
+    return value
+
+
+def _tags(value: list[str] | str | None) -> tuple[str, ...]:
+    return normalize_tags(value) if isinstance(value, list) else split_tags(value)
+
+
+def _first_name(value: str | None) -> str | None:
+    return clean_text("first_name", value)
+
+
+def _invalid(name: str, value: Any, message: str) -> ValidationError:
+    """The error pydantic reports for field `name` of the subscriber, at its place."""
+    error = PydanticCustomError("value_error", "{message}", {"message": message})
+    return ValidationError.from_exception_data(
+        "Subscriber", [InitErrorDetails(type=error, loc=(name,), input=value)]
+    )
 
 
 def _clean_fields(raw: dict[str, FieldValue]) -> dict[str, str]:
@@ -130,3 +122,13 @@ def _field_text(key: str, value: FieldValue) -> str | None:
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueProblem(f"field {quote(key)} is not a finite number")
     return str(value)
+
+
+_CLEANERS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
+    ("chat_id", _chat_id),
+    ("first_name", _first_name),
+    ("username", clean_username),
+    ("language_code", clean_language_code),
+    ("tags", _tags),
+    ("fields", _clean_fields),
+)
