@@ -4,8 +4,8 @@ Starts a real `bulletin serve` (its HTTP API on a free loopback port, an admin t
 fresh database of BULLETIN_DATABASE_URL's server (else an embedded PostgreSQL), then:
 
 (a) upserts --subscribers new chats through POST /api/v1/bots/{name}/subscribers in
-    batches of 1,000, one request after another, and prints subscribers/s; then the same
-    batches again (every chat known, none changed). Request bodies are encoded before the
+    batches of 1,000, by each number of --clients sending requests one after another, and
+    prints subscribers/s; then the same batches again (every chat known, none changed). Request bodies are encoded before the
     clock starts: the figure is the server's, not the client's JSON encoder's.
 (b) fills the tables with --deliveries deliveries (20 finished runs of one campaign over
     as many days, each to the same --deliveries/20 chats, and the daily rollups that
@@ -15,12 +15,14 @@ fresh database of BULLETIN_DATABASE_URL's server (else an embedded PostgreSQL), 
     is printed apart).
 Prints figures; asserts nothing. Goals: ≥ 20,000 upserts/s; ≤ 50 ms for each answer.
 Usage: python bench/api.py [--subscribers 100000] [--deliveries 10000000] [--requests 200]
+                           [--clients 1 4]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import os
@@ -28,8 +30,10 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
+from typing import IO
 
 import httpx
 from common import BULLETIN, FIRST_CHAT_ID, cli, environment, register_bot
@@ -44,35 +48,42 @@ LANGUAGES = ("en", "de", "es")
 
 @contextlib.contextmanager
 def serving(env: dict[str, str]) -> Iterator[str]:
-    """`bulletin serve` in its own process; the base URL its startup line names."""
-    process = subprocess.Popen(
-        [*BULLETIN, "serve"],
-        env={**env, "BULLETIN_WEB__LISTEN": "127.0.0.1:0", "PYTHONUNBUFFERED": "1"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stderr is not None
-        for line in process.stderr:
-            found = STARTED.search(line)
-            if found:
-                break
-        else:
-            raise SystemExit("bulletin serve exited before its API answered")
-        yield found[1]
-    finally:
-        process.terminate()
-        process.wait(20)
+    """`bulletin serve` in its own process; the base URL its startup line names, once its
+    API has answered a first request (which waits for the process to settle in)."""
+    with tempfile.TemporaryFile("w+") as log:  # a file, not a pipe nobody drains
+        process = subprocess.Popen(
+            [*BULLETIN, "serve"],
+            env={**env, "BULLETIN_WEB__LISTEN": "127.0.0.1:0", "PYTHONUNBUFFERED": "1"},
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            text=True,
+        )
+        try:
+            url = _announced(process, log)
+            httpx.get(f"{url}/healthz", timeout=120).raise_for_status()
+            yield url
+        finally:
+            process.terminate()
+            process.wait(20)
 
 
-def batches(count: int) -> list[bytes]:
+def _announced(process: subprocess.Popen[str], log: IO[str]) -> str:
+    while process.poll() is None:
+        log.seek(0)
+        found = STARTED.search(log.read())
+        if found:
+            return found[1]
+        time.sleep(0.1)
+    raise SystemExit("bulletin serve exited before its API answered")
+
+
+def batches(count: int, first: int = FIRST_CHAT_ID) -> list[bytes]:
     """The upsert request bodies: batches of BATCH chats with tags and 2 custom fields."""
     bodies = []
     for start in range(0, count, BATCH):
         chunk = [
             {
-                "chat_id": FIRST_CHAT_ID + offset,
+                "chat_id": first + offset,
                 "first_name": f"Person {offset}",
                 "username": f"user{offset}",
                 "language_code": LANGUAGES[offset % 3],
@@ -85,16 +96,30 @@ def batches(count: int) -> list[bytes]:
     return bodies
 
 
-def upserted(api: httpx.Client, bodies: list[bytes]) -> tuple[float, dict[str, int]]:
-    """Seconds to send every body, one request after another, and the summed summary."""
+def upserted(
+    url: str, headers: dict[str, str], bodies: list[bytes], clients: int
+) -> tuple[float, dict[str, int]]:
+    """Seconds to send every body, `clients` requests at a time (each client one after
+    another, on its own connection), and the summed summaries."""
     totals = {"new": 0, "known": 0, "changed": 0}
+
+    def send(share: list[bytes]) -> list[dict[str, int]]:
+        answers = []
+        with httpx.Client(base_url=url, headers=headers, timeout=120) as api:
+            for body in share:
+                answer = api.post(f"/api/v1/bots/{BOT}/subscribers", content=body)
+                if answer.status_code != 200:
+                    raise SystemExit(f"upsert failed: {answer.status_code} {answer.text}")
+                answers.append(answer.json())
+        return answers
+
+    shares = [bodies[start::clients] for start in range(clients)]
     began = time.perf_counter()
-    for body in bodies:
-        answer = api.post(f"/api/v1/bots/{BOT}/subscribers", content=body)
-        if answer.status_code != 200:
-            raise SystemExit(f"upsert failed: {answer.status_code} {answer.text}")
-        for key in totals:
-            totals[key] += answer.json()[key]
+    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+        for answers in pool.map(send, shares):
+            for answer in answers:
+                for key in totals:
+                    totals[key] += answer[key]
     return time.perf_counter() - began, totals
 
 
@@ -193,30 +218,27 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=100_000)
     parser.add_argument("--deliveries", type=int, default=10_000_000)
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 4])
     options = parser.parse_args()
     with environment(require_url=True) as env:
         cli(env, "init")
         register_bot(env, BOT, 1)
         cli(env, "campaign", "create", CAMPAIGN, "--bot", BOT, "--text", "Hello")
         token = cli(env, "token", "create", "--role", "admin", "--name", "bench").strip()
-        bodies = batches(options.subscribers)
-        with (
-            serving(env) as url,
-            httpx.Client(
-                base_url=url,
-                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-                timeout=120,
-            ) as api,
-        ):
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        with serving(env) as url, httpx.Client(base_url=url, headers=headers, timeout=120) as api:
             print(f"(a) upserting {options.subscribers:,} subscribers in batches of {BATCH:,}")
-            seconds, totals = upserted(api, bodies)
-            print(
-                f"    new:   {seconds:6.1f} s  {options.subscribers / seconds:8,.0f} /s  {totals}"
-            )
-            seconds, totals = upserted(api, bodies)
-            print(
-                f"    known: {seconds:6.1f} s  {options.subscribers / seconds:8,.0f} /s  {totals}"
-            )
+            for clients in options.clients:
+                # Fresh chats for each pass: the first batches make new subscribers, the
+                # same again finds every one known and changes none.
+                first = FIRST_CHAT_ID + 10**9 * clients
+                bodies = batches(options.subscribers, first)
+                for kind in ("new", "known"):
+                    seconds, totals = upserted(url, headers, bodies, clients)
+                    rate = options.subscribers / seconds
+                    print(
+                        f"    {clients} client(s), {kind:<5} {seconds:6.1f} s  {rate:8,.0f} /s  {totals}"
+                    )
 
             print(f"(b) filling {options.deliveries:,} deliveries ({RUNS} done runs)")
             began = time.perf_counter()

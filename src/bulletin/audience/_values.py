@@ -67,6 +67,11 @@ def clean_text(name: str, raw: str | None) -> str | None:
     return raw.strip() or None
 
 
+def is_storable(raw: str) -> bool:
+    """Whether PostgreSQL can store this text (check_storable says why not)."""
+    return "\x00" not in raw and (raw.isascii() or _SURROGATE.search(raw) is None)
+
+
 def check_storable(name: str, raw: str) -> None:
     """Refuse text PostgreSQL cannot store: NUL, or a lone surrogate (from a JSON escape)."""
     if "\x00" in raw:

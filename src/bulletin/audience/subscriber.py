@@ -16,6 +16,7 @@ from bulletin.audience._values import (
     clean_language_code,
     clean_text,
     clean_username,
+    is_storable,
     normalize_tags,
     quote,
     split_tags,
@@ -101,14 +102,20 @@ def _invalid(name: str, value: Any, message: str) -> ValidationError:
     )
 
 
+_COLUMN_NAMES = frozenset(COLUMNS)
+
+
 def _clean_fields(raw: dict[str, FieldValue]) -> dict[str, str]:
     fields: dict[str, str] = {}
     for key, value in raw.items():
-        if key in COLUMNS or key.lower() in COLUMNS:
+        if key in _COLUMN_NAMES or key.lower() in _COLUMN_NAMES:
             raise ValueProblem(f"{quote(key)} is a column, not a custom field")
-        check_storable(f"field name {quote(key)}", key)
-        text = clean_text(f"field {quote(key)}", _field_text(key, value))
-        if text is not None:
+        text = value if type(value) is str else _field_text(key, value)
+        if not (is_storable(key) and (text is None or is_storable(text))):
+            # Rare: the checks again, for the message that names what is wrong.
+            check_storable(f"field name {quote(key)}", key)
+            clean_text(f"field {quote(key)}", text)
+        if text is not None and (text := text.strip()):
             fields[key] = text
     return fields
 
