@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from bulletin import errors
-from bulletin.audience.reader import AudienceItems, AudienceRecord, LineError, read_audience
+from bulletin.audience.reader import (
+    AudienceItems,
+    AudienceRecord,
+    LineError,
+    read_audience,
+    read_stream,
+)
 
 
 def write(tmp_path: Path, name: str, content: str | bytes) -> str:
@@ -586,3 +592,29 @@ def test_line_limit__carried_over_many_blocks__stops_reading_early(
     with pytest.raises(errors.InputError, match=r":2: line is longer than 1048576 bytes"):
         read_all(path)
     assert sum(reads) <= _lines.LINE_LIMIT + 2 * _lines.BLOCK_SIZE
+
+
+def test_jsonl_text_postgresql_cannot_store_is_a_line_error(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "s.jsonl",
+        '{"chat_id": 1, "first_name": "\\ud800"}\n'
+        '{"chat_id": 2, "a\\u0000b": "x"}\n'
+        '{"chat_id": 3, "tags": ["ok", "\\udfff"]}\n'
+        '{"chat_id": 4, "first_name": "\\ud83d\\ude00"}\n',
+    )
+    assert read_all(path) == [
+        LineError(1, "first_name contains a lone surrogate (\\ud800-\\udfff), not text"),
+        LineError(2, "field name 'a\\x00b' contains a NUL character"),
+        LineError(3, "tags contains a lone surrogate (\\ud800-\\udfff), not text"),
+        record(4, 4, first_name="\U0001f600"),
+    ]
+
+
+def test_read_stream__format_given__not_sniffed() -> None:
+    items = read_stream(io.BytesIO(b"chat_id\n5\n"), "upload", "csv")
+    assert list(items) == [record(2, 5)]
+    sniffed = read_stream(io.BytesIO(b"5\n6\n"), "upload")
+    assert [item.chat_id for item in records(list(sniffed))] == [5, 6]
+    with pytest.raises(errors.InputError, match=r"^upload: file is empty$"):
+        read_stream(io.BytesIO(b""), "upload")

@@ -69,5 +69,5 @@ async def test_openapi__fuzzed_requests__no_server_error_no_schema_violation(
     token = await create_token(cli_env, "admin", "fuzz")
     failures = await asyncio.to_thread(fuzz, served.url, token)
     assert failures == {}
-    assert len(OPERATIONS) >= 22, sorted(OPERATIONS)
+    assert len(OPERATIONS) >= 27, sorted(OPERATIONS)
     assert set(CALLS) == OPERATIONS, sorted(OPERATIONS - set(CALLS))

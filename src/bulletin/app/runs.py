@@ -169,10 +169,8 @@ async def status(pool: Pool, name: str, number: int | None = None) -> Status:
         campaign = await campaign_rows.find(connection, name)
         bot = await bot_rows.by_id(connection, campaign.bot_id)
         found = await run_rows.chosen(connection, campaign, number)
-        counts = await run_rows.counts(connection, found.id)
-        failures = await run_rows.failures(connection, found.id)
-        variants = await run_rows.variant_counts(connection, found.id)
-    return Status(found, counts, failures, variants, bot)
+        tallies = await run_rows.tallies(connection, found)
+    return Status(found, tallies.counts, tallies.failures, tallies.variants, bot)
 
 
 def outcome(run: models.Run, counts: models.RunCounts) -> dict[str, Any]:

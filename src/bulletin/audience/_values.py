@@ -12,6 +12,8 @@ CHAT_ID_LIMIT = 2**52
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{2,8})?")
 _TAG_SEPARATORS = re.compile(r"[;,|]")
+# What no text column can hold besides NUL: a lone surrogate, which JSON's \ud800 escape makes.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _QUOTE_LENGTH = 40
 _CACHED_VALUES = 4096
 """Distinct language codes and tag lists remembered: a file repeats a few of them."""
@@ -61,9 +63,21 @@ def clean_text(name: str, raw: str | None) -> str | None:
     """Trim a text value; an empty one becomes None."""
     if raw is None:
         return None
+    check_storable(name, raw)
+    return raw.strip() or None
+
+
+def is_storable(raw: str) -> bool:
+    """Whether PostgreSQL can store this text (check_storable says why not)."""
+    return "\x00" not in raw and (raw.isascii() or _SURROGATE.search(raw) is None)
+
+
+def check_storable(name: str, raw: str) -> None:
+    """Refuse text PostgreSQL cannot store: NUL, or a lone surrogate (from a JSON escape)."""
     if "\x00" in raw:
         raise ValueProblem(f"{name} contains a NUL character")
-    return raw.strip() or None
+    if not raw.isascii() and _SURROGATE.search(raw):
+        raise ValueProblem(f"{name} contains a lone surrogate (\\ud800-\\udfff), not text")
 
 
 def clean_username(raw: str | None) -> str | None:
@@ -108,6 +122,7 @@ def normalize_tags(values: Iterable[str]) -> tuple[str, ...]:
     for value in values:
         if "\x00" in value:
             raise ValueProblem("tags contain a NUL character")
+        check_storable("tags", value)
         for part in _TAG_SEPARATORS.split(value):
             tag = part.strip().lower()
             if tag:

@@ -18,6 +18,7 @@ from bulletin import errors
 from bulletin.audience._lines import read_lines
 from bulletin.audience._values import (
     ValueProblem,
+    check_storable,
     clean_language_code,
     clean_text,
     clean_username,
@@ -28,7 +29,9 @@ from bulletin.audience._values import (
     split_tags,
 )
 
-__all__ = ["AudienceItems", "AudienceRecord", "LineError", "read_audience", "suggest_column"]
+__all__ = [
+    "AudienceItems", "AudienceRecord", "LineError", "read_audience", "read_stream", "suggest_column",
+]  # fmt: skip
 
 STDIN_PATH = "-"
 """The path that means standard input."""
@@ -111,7 +114,16 @@ class AudienceItems(Iterator[Item]):
 
 def read_audience(path: str, *, stdin: TextIO | None = None) -> AudienceItems:
     """Stream the records of an audience file ('-' is stdin); raise InputError for bad files."""
-    items = _read(path, stdin)
+    return _started(_read(path, stdin))
+
+
+def read_stream(stream: BinaryIO, source: str, file_format: Format | None = None) -> AudienceItems:
+    """Stream the records of an audience file already open (an upload), named `source` in
+    messages; its format sniffed from its first line unless given."""
+    return _started(_read_lines(stream, source, file_format))
+
+
+def _started(items: Generator[Item | _Ready]) -> AudienceItems:
     ready = next(items)  # opens the file, detects its format and checks a CSV header now
     assert isinstance(ready, _Ready)
     return AudienceItems(items, ready.custom_fields)
@@ -129,14 +141,19 @@ def suggest_column(name: str) -> str | None:
 def _read(path: str, stdin: TextIO | None) -> Generator[Item | _Ready]:
     source = STDIN_NAME if path == STDIN_PATH else path
     with _open(path, stdin) as stream:
-        lines = read_lines(stream, source)
-        first = _first_content_line(lines)
-        if first is None:
-            raise errors.InputError("file is empty", source=source)
-        file_format = _EXTENSION_FORMATS.get(_extension(path)) or _sniff(first[1])
-        items, custom_fields = _START[file_format](first, lines, source)
-        yield _Ready(custom_fields)
-        yield from items
+        yield from _read_lines(stream, source, _EXTENSION_FORMATS.get(_extension(path)))
+
+
+def _read_lines(
+    stream: BinaryIO | TextIO, source: str, file_format: Format | None
+) -> Generator[Item | _Ready]:
+    lines = read_lines(stream, source)
+    first = _first_content_line(lines)
+    if first is None:
+        raise errors.InputError("file is empty", source=source)
+    items, custom_fields = _START[file_format or _sniff(first[1])](first, lines, source)
+    yield _Ready(custom_fields)
+    yield from items
 
 
 @contextlib.contextmanager
@@ -289,6 +306,7 @@ def _json_fields(data: dict[str, Any]) -> dict[str, str]:
     fields: dict[str, str] = {}
     for key, value in data.items():
         if key not in _KNOWN_COLUMNS and key not in READ_ONLY_COLUMNS:
+            check_storable(f"field name {quote(key)}", key)
             text = clean_text(f"field {quote(key)}", _json_field_text(key, value))
             if text is not None:
                 fields[key] = text

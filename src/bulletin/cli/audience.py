@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -11,9 +10,7 @@ import typer
 from bulletin import errors, models
 from bulletin.app import audience
 from bulletin.app.database import database
-from bulletin.audience.reader import suggest_column
 from bulletin.audience.writer import Format
-from bulletin.campaign.spec import Segment, TagFilter
 from bulletin.cli.context import Options, run
 from bulletin.cli.output import console, error_console, output_file, print_json, print_table
 
@@ -81,31 +78,8 @@ def import_file(
         _tell(refused.told)
         raise
     _tell(imported.invalid.lines())
-    result, custom_fields = imported.result, imported.custom_fields
-    would = "would have " if dry_run else ""
-    console.print(
-        f"{would}imported {result.inserted:,} new and merged {result.known:,} known subscribers "
-        f"({result.updated:,} changed)"
-    )
-    if result.resubscribed:
-        console.print(f"{would}re-subscribed {result.resubscribed:,} chats that had unsubscribed")
-    if result.forgotten:
-        console.print(f"{would}left out {result.forgotten:,} forgotten chats")
-    if custom_fields:
-        console.print(
-            f"columns kept as custom fields: {_custom_fields(custom_fields)}", markup=False
-        )
-    if dry_run:
-        console.print("dry run: nothing was kept")
-
-
-def _custom_fields(names: tuple[str, ...]) -> str:
-    """The custom columns, each near-miss of a known column with the name it likely meant."""
-    shown = []
-    for name in names:
-        meant = suggest_column(name)
-        shown.append(f"{name} (did you mean {meant}?)" if meant else name)
-    return ", ".join(shown)
+    for line in imported.summary(dry_run=dry_run):
+        console.print(line, markup=False)
 
 
 @app.command("stats")
@@ -199,12 +173,14 @@ def export(
     """
     settings = ctx.ensure_object(Options).settings()
     chosen_format = file_format or Format.of_path(output)
-    segment = Segment(
-        tags=TagFilter(any=_tags(any_tag), all=_tags(tag), none=_tags(without_tag)),
-        languages=tuple(code.strip().lower() for code in language or ()),
-        chat_types=tuple(chat_type or ()),
-        subscribed_after=_moment("--subscribed-after", subscribed_after),
-        subscribed_before=_moment("--subscribed-before", subscribed_before),
+    segment = audience.segment_of(
+        all_tags=tag or (),
+        any_tags=any_tag or (),
+        without_tags=without_tag or (),
+        languages=language or (),
+        chat_types=chat_type or (),
+        subscribed_after=("--subscribed-after", subscribed_after),
+        subscribed_before=("--subscribed-before", subscribed_before),
     )
 
     async def go() -> int:
@@ -216,25 +192,6 @@ def export(
     written = run(go())
     where = "" if output == "-" else f" to {output}"
     error_console.print(f"exported {written:,} subscribers{where}", markup=False)
-
-
-def _tags(values: list[str] | None) -> tuple[str, ...]:
-    """Tags as imports store them: trimmed and lower-case."""
-    return tuple(sorted({value.strip().lower() for value in values or () if value.strip()}))
-
-
-def _moment(option: str, value: str | None) -> datetime | None:
-    """An ISO 8601 date or time; one without a zone is UTC."""
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise errors.InputError(
-            f"{option} {value!r} is not an ISO 8601 date or time (like 2026-05-01 or "
-            "2026-05-01T09:00+02:00)"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 ChatIds = Annotated[

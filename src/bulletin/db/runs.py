@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -198,6 +200,57 @@ async def counts(connection: Connection, run_id: int) -> models.RunCounts:
     row = await connection.fetchrow(sql("run_counts"), run_id)
     assert row is not None
     return models.RunCounts(run_id=run_id, **dict(row))
+
+
+@dataclass(frozen=True, slots=True)
+class Tallies:
+    """What `campaign status` shows of a run's deliveries."""
+
+    counts: models.RunCounts
+    failures: list[tuple[str, str | None, int]]  # (reason, last error, deliveries)
+    variants: list[dict[str, Any]]
+
+
+async def tallies(connection: Connection, run: models.Run) -> Tallies:
+    """A run's tallies: counted, or for a done run, as kept when they were first counted."""
+    if run.status is not models.RunStatus.DONE:
+        return await _counted(connection, run.id)
+    kept = await connection.fetchval(sql("kept_run_tallies"), run.id)
+    if kept is not None:
+        return _from_json(run.id, json.loads(kept))
+    counted = await _counted(connection, run.id)
+    if counted.counts.pending == counted.counts.sending == 0:
+        await connection.execute(sql("keep_run_tallies"), run.id, _as_json(counted))
+    return counted
+
+
+async def _counted(connection: Connection, run_id: int) -> Tallies:
+    return Tallies(
+        await counts(connection, run_id),
+        await failures(connection, run_id),
+        await variant_counts(connection, run_id),
+    )
+
+
+_MOMENTS = ("first_sent_at", "last_sent_at")
+
+
+def _as_json(found: Tallies) -> str:
+    counts = dataclasses.asdict(found.counts)
+    for key in _MOMENTS:
+        counts[key] = counts[key] and counts[key].isoformat()
+    return json.dumps({"counts": counts, "failures": found.failures, "variants": found.variants})
+
+
+def _from_json(run_id: int, kept: dict[str, Any]) -> Tallies:
+    counts = kept["counts"]
+    for key in _MOMENTS:
+        counts[key] = counts[key] and datetime.fromisoformat(counts[key])
+    return Tallies(
+        models.RunCounts(**{**counts, "run_id": run_id}),
+        [(failure, error, number) for failure, error, number in kept["failures"]],
+        kept["variants"],
+    )
 
 
 async def failures(

@@ -8,7 +8,18 @@ from fastapi.responses import JSONResponse
 from bulletin import __version__, config
 from bulletin.app import api_views
 from bulletin.app.api_views import Pool
-from bulletin.web import api, api_bots, api_media, auth, docs, limits, metrics, problems, schemas
+from bulletin.web import (
+    api,
+    api_audience,
+    api_bots,
+    api_media,
+    auth,
+    docs,
+    limits,
+    metrics,
+    problems,
+    schemas,
+)
 from bulletin.web.dashboard import install as install_dashboard
 
 
@@ -32,6 +43,7 @@ def build(
     app.include_router(api.router)
     app.include_router(api_bots.router)
     app.include_router(api_media.router)
+    app.include_router(api_audience.router)
     install_dashboard(app)  # the pages at /, their assets at /static
     app.add_api_route("/healthz", healthz, methods=["GET"], response_model=schemas.Health)
     app.add_api_route(

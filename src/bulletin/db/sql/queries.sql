@@ -157,6 +157,111 @@ WITH resubscribed AS (
 )
 SELECT count(*) AS resubscribed FROM resubscribed;
 
+-- name: upsert_subscribers
+-- $1 bot_id, $2 source, $3 lines (integer[]), $4 chat ids (bigint[]), $5 chat types,
+-- $6 first names, $7 usernames, $8 language codes, $9 tags (text[]: each chat's tags,
+-- sorted and distinct, joined by ','; a tag holds no ','), $10 fields (jsonb[])
+-- The API's upsert of up to 10,000 chats in one statement, so in one round trip and
+-- atomic without a transaction of its own: merge_staging's merge, from arrays instead of
+-- a staging table (no temporary table's catalog rows made and dropped per request), with
+-- the day's rollup and the count of listed chats that stay opted out. Keep the two alike.
+WITH audience_staging AS (
+    SELECT u.line, u.chat_id, u.chat_type, u.first_name, u.username, u.language_code,
+           string_to_array(u.tags, ',') AS tags, u.fields
+      FROM unnest($3::integer[], $4::bigint[], $5::text[], $6::text[], $7::text[],
+                  $8::text[], $9::text[], $10::jsonb[])
+           AS u (line, chat_id, chat_type, first_name, username, language_code, tags, fields)
+), repeated AS (
+    SELECT chat_id, count(*) AS copies
+      FROM audience_staging
+     GROUP BY chat_id
+    HAVING count(*) > 1
+), last_copies AS (
+    SELECT DISTINCT ON (a.chat_id) a.*
+      FROM audience_staging a JOIN repeated USING (chat_id)
+     ORDER BY a.chat_id, a.line DESC
+), tags_of_copies AS (
+    SELECT chat_id, array_agg(DISTINCT tag ORDER BY tag) AS tags
+      FROM audience_staging a JOIN repeated USING (chat_id), unnest(a.tags) AS tag
+     GROUP BY chat_id
+), staged AS (
+    SELECT a.chat_id, a.chat_type, a.first_name, a.username, a.language_code, a.fields, a.tags
+      FROM audience_staging a
+     WHERE NOT EXISTS (SELECT 1 FROM repeated r WHERE r.chat_id = a.chat_id)
+    UNION ALL
+    SELECT l.chat_id, l.chat_type, l.first_name, l.username, l.language_code, l.fields,
+           coalesce(t.tags, '{}')
+      FROM last_copies l LEFT JOIN tags_of_copies t USING (chat_id)
+), merged AS (
+    INSERT INTO subscribers AS s
+           (bot_id, chat_id, chat_type, first_name, username, language_code, tags, fields, source)
+    SELECT $1, st.chat_id, st.chat_type, st.first_name, st.username, st.language_code,
+           st.tags, st.fields, $2
+      FROM staged st
+     WHERE NOT EXISTS (SELECT 1 FROM forgotten_chats WHERE bot_id = $1)
+        OR NOT EXISTS (SELECT 1 FROM forgotten_chats f
+                        WHERE f.bot_id = $1 AND f.chat_hash = chat_hash($1, st.chat_id))
+    ON CONFLICT (bot_id, chat_id) DO UPDATE
+       SET first_name    = coalesce(EXCLUDED.first_name, s.first_name),
+           username      = coalesce(EXCLUDED.username, s.username),
+           language_code = coalesce(EXCLUDED.language_code, s.language_code),
+           tags          = ARRAY(SELECT DISTINCT x FROM unnest(s.tags || EXCLUDED.tags) AS x ORDER BY x),
+           fields        = s.fields || EXCLUDED.fields,
+           updated_at    = clock_timestamp()
+     WHERE s.first_name IS DISTINCT FROM coalesce(EXCLUDED.first_name, s.first_name)
+        OR s.username IS DISTINCT FROM coalesce(EXCLUDED.username, s.username)
+        OR s.language_code IS DISTINCT FROM coalesce(EXCLUDED.language_code, s.language_code)
+        OR NOT s.tags @> EXCLUDED.tags
+        OR NOT s.fields @> EXCLUDED.fields
+    RETURNING (xmax = 0) AS inserted
+), forgotten AS (
+    SELECT count(DISTINCT a.chat_id) AS chats
+      FROM audience_staging a
+     WHERE EXISTS (SELECT 1 FROM forgotten_chats WHERE bot_id = $1)
+       AND EXISTS (SELECT 1 FROM forgotten_chats f
+                    WHERE f.bot_id = $1 AND f.chat_hash = chat_hash($1, a.chat_id))
+), opted_out AS (
+    -- The statement's snapshot: rows as they were before it (the merge keeps their status).
+    SELECT count(DISTINCT a.chat_id) AS chats
+      FROM audience_staging a
+      JOIN subscribers s ON s.bot_id = $1 AND s.chat_id = a.chat_id
+     WHERE s.status <> 'subscribed'
+), counted AS (
+    SELECT count(*) FILTER (WHERE inserted) AS inserted,
+           count(*) FILTER (WHERE NOT inserted) AS updated,
+           (cardinality($4::bigint[])
+             - (SELECT coalesce(sum(copies - 1), 0) FROM repeated)
+             - (SELECT chats FROM forgotten)
+             - count(*))::bigint AS unchanged,
+           (SELECT chats FROM forgotten) AS forgotten,
+           (SELECT chats FROM opted_out) AS opted_out
+      FROM merged
+), rollup AS (
+    -- add_subscriber_stats, for the chats this statement made subscribers.
+    INSERT INTO daily_bot_stats AS t (day, bot_id, subscribed, opted_out)
+    SELECT (clock_timestamp() AT TIME ZONE 'UTC')::date, $1, inserted, 0
+      FROM counted WHERE inserted > 0
+    ON CONFLICT (bot_id, day) DO UPDATE SET subscribed = t.subscribed + EXCLUDED.subscribed
+)
+SELECT inserted, updated, unchanged, forgotten, opted_out FROM counted;
+
+-- name: opted_out_staged
+-- $1 bot_id
+-- After the merge, in its transaction: the staged chats that are known and not subscribed
+-- (they unsubscribed, blocked the bot or are gone). The merge kept their status.
+SELECT count(DISTINCT a.chat_id)
+  FROM audience_staging a
+  JOIN subscribers s ON s.bot_id = $1 AND s.chat_id = a.chat_id
+ WHERE s.status <> 'subscribed';
+
+-- name: find_subscriber
+-- $1 bot_id, $2 chat_id
+-- The columns of export_subscribers, for one chat.
+SELECT chat_id, chat_type, status, first_name, username, language_code, tags, fields,
+       source, title, can_post, flagged, created_at, updated_at
+  FROM subscribers
+ WHERE bot_id = $1 AND chat_id = $2;
+
 -- name: bulk_settings
 -- For an import's transaction: the merge hashes the whole file once, in memory, not in
 -- temporary files; and no JIT, whose compile time costs more than it saves on this plan.
@@ -266,6 +371,17 @@ SELECT count(*) AS total,
          WHERE e.run_id = $1 AND e.kind = 'delivery.rate_limited') AS rate_limited
   FROM deliveries
  WHERE run_id = $1;
+
+-- name: kept_run_tallies
+-- $1 run_id
+SELECT tallies FROM finished_run_tallies WHERE run_id = $1;
+
+-- name: keep_run_tallies
+-- $1 run_id, $2 tallies (jsonb)
+-- Only for a run that is done: its deliveries are all settled, its counts final.
+INSERT INTO finished_run_tallies (run_id, tallies)
+SELECT id, $2::jsonb FROM runs WHERE id = $1 AND status = 'done'
+ON CONFLICT (run_id) DO NOTHING;
 
 -- name: run_failures
 -- $1 run_id, $2 limit
@@ -1051,6 +1167,9 @@ WITH gone AS (
      WHERE ($1::bigint IS NULL OR bot_id = $1) AND chat_id = $2
 ), logged AS (
     INSERT INTO events (kind, bot_id) SELECT 'subscriber.forgotten', bot_id FROM bots_forgetting
+), recount AS (
+    -- The chat's deliveries go with its row: finished runs' kept tallies are counted again.
+    DELETE FROM finished_run_tallies WHERE EXISTS (SELECT 1 FROM gone)
 )
 SELECT bot_id, bot_id IN (SELECT bot_id FROM gone) AS was_known FROM bots_forgetting;
 

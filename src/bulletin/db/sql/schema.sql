@@ -350,6 +350,17 @@ CREATE TABLE dashboard_sessions (
 
 CREATE INDEX dashboard_sessions_expiry ON dashboard_sessions (expires_at);
 
+-- Finished runs ---------------------------------------------------------------------------
+
+-- A done run's tallies (counts, commonest failures, variants), kept when first read: they
+-- no longer change, so `campaign status` of a run of 500,000 is a lookup, not a scan.
+-- Forgetting a chat deletes them all (its deliveries go); the next read counts again.
+CREATE TABLE finished_run_tallies (
+    run_id      bigint PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+    tallies     jsonb NOT NULL,
+    counted_at  timestamptz NOT NULL DEFAULT now()
+);
+
 -- Migrations ------------------------------------------------------------------------------
 
 -- Created by the migration runner (db/migrations.py) itself; one row per migration applied.
