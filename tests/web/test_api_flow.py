@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 
-from tests.support import run_cli
-from tests.web.conftest import Served, client, create_token
+from bulletin.sandbox import Sandbox, World
+from tests.support import register_bot, run_cli
+from tests.web.conftest import Served, client, create_token, start_serve, stop_serve
 
 DOCUMENT = {"bot": "news", "variants": [{"name": "a", "text": "Hello {{ first_name }}!"}]}
 STATUS_FIGURES = ("status", "audience", "sent", "failed", "blocked", "gone", "skipped",
                   "uncertain", "pending")  # fmt: skip
+BACKEND_AUDIENCE = 1000
 
 
 async def poll_until_done(api: httpx.AsyncClient, path: str) -> dict[str, Any]:
@@ -42,14 +46,41 @@ async def all_failed(api: httpx.AsyncClient, path: str) -> list[dict[str, Any]]:
             return found
 
 
+@pytest.fixture
+async def bare_served(
+    pool: asyncpg.Pool, cli_env: dict[str, str]
+) -> AsyncIterator[tuple[Served, World]]:
+    """`serve` with a sandbox bot `news` and no audience yet: the backend brings it."""
+    world = World.generate(BACKEND_AUDIENCE, blocked=0.1, gone=0.05, seed=78)
+    sandbox_bot = world.add_bot(rate_per_s=1000)
+    async with Sandbox(world) as sandbox:
+        await register_bot(pool, sandbox, sandbox_bot, "news", 1000)
+        running = await start_serve(cli_env)
+        try:
+            yield running, world
+        finally:
+            await stop_serve(running)
+
+
 async def test_api__backend_flow__one_run_per_key_and_figures_equal_the_cli(
-    served: Served, cli_env: dict[str, str], tmp_path: Path
+    bare_served: tuple[Served, World], cli_env: dict[str, str], tmp_path: Path
 ) -> None:
+    served, world = bare_served
     token = await create_token(cli_env, "admin", "backend")
     async with client(served, token) as api:
+        upserted = await api.post(
+            "/api/v1/bots/news/subscribers", json={"subscribers": world.audience}
+        )
+        assert upserted.status_code == 200, upserted.text
+        assert upserted.json()["new"] == BACKEND_AUDIENCE
         saved = await api.put("/api/v1/campaigns/launch", json=DOCUMENT)
         assert saved.status_code == 200, saved.text
         assert saved.json() == {"name": "launch", "outcome": "created", "variants": 1}
+        preview = await api.post("/api/v1/campaigns/launch/preview")
+        assert preview.status_code == 200, preview.text
+        code, out, err = await run_cli("campaign", "preview", "launch", "--json", env=cli_env)
+        assert code == 0, err
+        assert preview.json()["audience"] == json.loads(out)["audience"] == BACKEND_AUDIENCE
         headers = {"Idempotency-Key": "launch-2026-01"}
         first = await api.post("/api/v1/campaigns/launch/start", headers=headers)
         again = await api.post("/api/v1/campaigns/launch/start", headers=headers)
@@ -63,6 +94,11 @@ async def test_api__backend_flow__one_run_per_key_and_figures_equal_the_cli(
         daily = (await api.get("/api/v1/stats/daily", params={"days": 1})).json()
 
     assert [run["run"] for run in runs] == [1]
+    assert status["audience"] == BACKEND_AUDIENCE
+    # Every upserted chat is known to the CLI (the blocked and gone ones unsubscribed by now).
+    code, out, err = await run_cli("audience", "stats", "--json", env=cli_env)
+    assert code == 0, err
+    assert sum(row["subscribers"] for row in json.loads(out)) == (BACKEND_AUDIENCE)
     code, out, err = await run_cli("campaign", "status", "launch", "--json", env=cli_env)
     assert code == 0, err
     said = json.loads(out)
