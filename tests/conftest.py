@@ -1,7 +1,8 @@
 """Shared fixtures: real PostgreSQL (a fresh database per test) and the sandbox over real HTTP.
 
 With BULLETIN_TEST_DATABASE_URL set, databases are made on that server; otherwise an
-embedded PostgreSQL is started in a temporary directory for the session.
+embedded PostgreSQL is started in a temporary directory for the session. Every session ends
+with the token grep (tests/leaks.py): no bot token in any log file or captured output.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -19,6 +20,9 @@ import pytest
 
 from bulletin import config
 from bulletin.db import embedded, migrations
+from bulletin.sandbox.world import Bot as SandboxBot
+from bulletin.sandbox.world import World
+from tests import leaks
 
 TEMPLATE_DB = f"bulletin_template_{os.getpid()}"
 
@@ -26,6 +30,30 @@ TEMPLATE_DB = f"bulletin_template_{os.getpid()}"
 def with_database(url: str, name: str) -> str:
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path="/" + name))
+
+
+def recording(add_bot: Callable[..., SandboxBot]) -> Callable[..., SandboxBot]:
+    """World.add_bot that tells the session's token grep about every token it hands out."""
+
+    def add_bot_recorded(world: World, *args: object, **kwargs: object) -> SandboxBot:
+        bot = add_bot(world, *args, **kwargs)
+        leaks.SESSION.used(bot.token)
+        return bot
+
+    return add_bot_recorded
+
+
+@pytest.fixture(scope="session", autouse=True)
+def token_grep(tmp_path_factory: pytest.TempPathFactory) -> Iterator[leaks.TokenGrep]:
+    """At the end of this process's session: no token it used in any log file under its
+    own base temp (each xdist worker has one) or in any output it captured."""
+    grep = leaks.SESSION
+    grep.folders.append(tmp_path_factory.getbasetemp())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(World, "add_bot", recording(World.add_bot))
+        yield grep
+    found = grep.leaks()
+    assert not found, "bot tokens leaked:\n" + "\n".join(map(str, found))
 
 
 @pytest.fixture(scope="session")
@@ -56,6 +84,7 @@ def open_tmp_path() -> Iterator[Path]:
     finally:
         for pid_file in folder.rglob("postmaster.pid"):
             embedded.stop(pid_file.parent)
+        leaks.SESSION.captured_logs(folder)
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -25,6 +25,7 @@ from bulletin.db import subscribers
 from bulletin.engine.worker import Worker
 from bulletin.sandbox import Sandbox, World
 from bulletin.sandbox.world import Bot as SandboxBot
+from tests import leaks
 
 
 async def register_bot(
@@ -166,7 +167,18 @@ async def run_cli(
     async with asyncio.timeout(timeout_s):
         out, err = await process.communicate(stdin)
     assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+    return process.returncode, *captured(args, out, err)
+
+
+def captured(args: Sequence[str], out: bytes, err: bytes) -> tuple[str, str]:
+    """A command's stdout and stderr, given to the session's token grep with any token on its
+    command line (`bot add <token>`)."""
+    leaks.SESSION.used_in(args)
+    texts = out.decode(), err.decode()
+    test = os.environ.get("PYTEST_CURRENT_TEST", "?").rpartition(" ")[0]
+    command = leaks.TOKEN.sub(r"\1:***", " ".join(args[:2]))
+    leaks.SESSION.captured(f"the output of `bulletin {command}` in {test}", "\n".join(texts))
+    return texts
 
 
 async def import_records(

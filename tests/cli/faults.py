@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from tests.support import captured
+
 # Root writes anywhere; without these capabilities it obeys file modes like anyone else.
 AS_AN_ORDINARY_USER = [
     "setpriv",
@@ -72,7 +74,7 @@ async def run_bulletin(
         await process.wait()
         raise
     assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+    return process.returncode, *captured(args, out, err)
 
 
 def assert_one_line_error(code: int, out: str, err: str, *, containing: str = "") -> str:
