@@ -25,7 +25,7 @@ from bulletin.db import subscribers
 from bulletin.engine.worker import Worker
 from bulletin.sandbox import Sandbox, World
 from bulletin.sandbox.world import Bot as SandboxBot
-from tests import leaks
+from tests import leaks, prefork
 
 
 async def register_bot(
@@ -153,12 +153,16 @@ async def run_cli(
     *args: str, env: dict[str, str], stdin: bytes | None = None, timeout_s: float = 120
 ) -> tuple[int, str, str]:
     """Run the bulletin command as a user would, without blocking this test's event loop."""
+    environment = {**env, "COLUMNS": "200", "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"}
+    if prefork.forkable(environment):
+        code, out, err = await prefork.run(args, environment, stdin, timeout_s)
+        return code, *captured(args, out, err)
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
-        "from bulletin.cli.main import main; main()",
+        prefork.COMMAND,
         *args,
-        env={**env, "COLUMNS": "200", "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"},
+        env=environment,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -168,6 +172,27 @@ async def run_cli(
         out, err = await process.communicate(stdin)
     assert process.returncode is not None
     return process.returncode, *captured(args, out, err)
+
+
+CliProcess = prefork.Process | asyncio.subprocess.Process
+
+
+async def start_cli(
+    *args: str,
+    env: dict[str, str],
+    stdin: int | None = asyncio.subprocess.PIPE,
+    stdout: int | None = asyncio.subprocess.PIPE,
+    stderr: int | None = asyncio.subprocess.PIPE,
+) -> CliProcess:
+    """Start a long-running bulletin command (listen, serve, run) as run_cli runs one."""
+    leaks.SESSION.used_in(args)
+    environment = {**env, "COLUMNS": "200", "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"}
+    if prefork.forkable(environment):
+        return await prefork.start(args, environment, stdin=stdin, stdout=stdout, stderr=stderr)
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-c", prefork.COMMAND, *args,
+        env=environment, stdin=stdin, stdout=stdout, stderr=stderr, cwd=os.getcwd(),
+    )  # fmt: skip
 
 
 def captured(args: Sequence[str], out: bytes, err: bytes) -> tuple[str, str]:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from tests import prefork
 from tests.support import captured
 
 # Root writes anywhere; without these capabilities it obeys file modes like anyone else.
@@ -55,11 +56,14 @@ async def run_bulletin(
     if terminal_width:
         environment["COLUMNS"] = "200"
     prefix = AS_AN_ORDINARY_USER if unprivileged and os.geteuid() == 0 else []
+    if not prefix and prefork.forkable(environment):
+        code, out, err = await prefork.run(args, environment, stdin, timeout_s)
+        return code, *captured(args, out, err)
     process = await asyncio.create_subprocess_exec(
         *prefix,
         sys.executable,
         "-c",
-        "from bulletin.cli.main import main; main()",
+        prefork.COMMAND,
         *args,
         env=environment,
         stdin=asyncio.subprocess.PIPE,
