@@ -7,6 +7,8 @@ with the token grep (tests/leaks.py): no bot token in any log file or captured o
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import shutil
 import tempfile
@@ -107,17 +109,57 @@ async def template_url(admin_url: str) -> AsyncIterator[str]:
         await admin.close()
 
 
-@pytest.fixture
-async def database_url(admin_url: str, template_url: str) -> AsyncIterator[str]:
-    """A fresh, migrated database for one test, dropped afterwards."""
-    name = f"bulletin_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(admin_url)
+class Databases:
+    """Makes each test's database from the template and drops it in the background, so no
+    test waits for the files of the one before to go; all are gone when the session ends."""
+
+    def __init__(self, creating: asyncpg.Connection, dropping: asyncpg.Connection) -> None:
+        self.creating, self.dropping = creating, dropping
+        self.unwanted: asyncio.Queue[str] = asyncio.Queue()
+        self.dropper = asyncio.create_task(self._drop_each())
+
+    async def create(self) -> str:
+        name = f"bulletin_test_{uuid.uuid4().hex[:12]}"
+        await self.creating.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}"')
+        # Waiting for each commit's WAL flush only matters if the server crashes, which no
+        # test does to this server (those that restart PostgreSQL start their own).
+        await self.creating.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
+        return name
+
+    async def _drop_each(self) -> None:
+        while True:
+            name = await self.unwanted.get()
+            try:
+                await self.dropping.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            finally:
+                self.unwanted.task_done()
+
+    async def close(self) -> None:
+        await self.unwanted.join()
+        self.dropper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.dropper
+
+
+@pytest.fixture(scope="session")
+async def databases(admin_url: str, template_url: str) -> AsyncIterator[Databases]:
+    creating = await asyncpg.connect(admin_url)
+    dropping = await asyncpg.connect(admin_url)
+    made = Databases(creating, dropping)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}"')
-        yield with_database(admin_url, name)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        yield made
+        await made.close()
     finally:
-        await admin.close()
+        await creating.close()
+        await dropping.close()
+
+
+@pytest.fixture
+async def database_url(admin_url: str, databases: Databases) -> AsyncIterator[str]:
+    """A fresh, migrated database for one test, dropped afterwards."""
+    name = await databases.create()
+    yield with_database(admin_url, name)
+    databases.unwanted.put_nowait(name)
 
 
 @pytest.fixture

@@ -99,22 +99,24 @@ async def test_no_token__redirecting_and_echoing_api__nowhere_in_database_output
     )
     outputs.append(out + err)
     assert code == 1, out
-    for args in (
-        ("bot", "add", NEWS_TOKEN, "--name", "news", "--api-url", f"{api_url}/echo"),
-        ("bot", "add", LATE_TOKEN, "--name", "late", "--api-url", f"{api_url}/late"),
-        ("audience", "import", str(audience), "--bot", "news"),
-        ("audience", "import", str(audience), "--bot", "late"),
-        ("campaign", "create", "launch", "--bot", "news", "--text", "Hi"),
-        ("campaign", "create", "later", "--bot", "late", "--text", "Hi"),
-        ("run", "launch"),
-        ("run", "later"),
-        ("campaign", "status", "launch"),
-        ("campaign", "status", "later"),
-        ("bot", "list"),
+    # Each step's commands concern one bot each, so they run side by side.
+    for step in (
+        [
+            ("bot", "add", NEWS_TOKEN, "--name", "news", "--api-url", f"{api_url}/echo"),
+            ("bot", "add", LATE_TOKEN, "--name", "late", "--api-url", f"{api_url}/late"),
+        ],
+        [
+            ("audience", "import", str(audience), "--bot", "news"),
+            ("audience", "import", str(audience), "--bot", "late"),
+            ("campaign", "create", "launch", "--bot", "news", "--text", "Hi"),
+            ("campaign", "create", "later", "--bot", "late", "--text", "Hi"),
+        ],
+        [("run", "launch"), ("run", "later")],
+        [("campaign", "status", "launch"), ("campaign", "status", "later"), ("bot", "list")],
     ):
-        code, out, err = await run_cli(*args, env=env)
-        outputs.append(out + err)
-        assert code == 0, err
+        for code, out, err in await asyncio.gather(*(run_cli(*args, env=env) for args in step)):
+            outputs.append(out + err)
+            assert code == 0, err
     outputs.append(await listen_until_both_failed(env))
     stored = await database_text(database_url)
 
