@@ -66,7 +66,10 @@ def forkable(env: Mapping[str, str]) -> bool:
 def serve(path: str) -> None:
     """Import PRELOADED, then fork a command for each request on the socket at path, and
     tell the requester its pid and, later, its exit status. Ends when its stdin closes."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # pytest handles ^C, then closes stdin
+    # What Python made of SIGINT at start (ignored if this was started ignoring it): the
+    # commands get the same. The server itself leaves ^C to pytest, which then closes stdin.
+    on_interrupt = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     for name in PRELOADED:
         __import__(name)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -100,7 +103,7 @@ def serve(path: str) -> None:
                             other.close()
                         os.close(wake_read)
                         os.close(wake_write)
-                        _run_command(json.loads(request), fds)
+                        _run_command(json.loads(request), fds, on_interrupt)
                     finally:
                         os._exit(127)
                 for fd in fds:
@@ -122,12 +125,12 @@ def _report_exits(waiting: dict[int, socket.socket]) -> None:
         connection.close()
 
 
-def _run_command(request: dict[str, Any], fds: list[int]) -> None:
+def _run_command(request: dict[str, Any], fds: list[int], on_interrupt: Any) -> None:
     """In the forked child: become `python -c COMMAND *args` with the request's environment,
     working directory and standard streams."""
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGINT, on_interrupt)
     for number, fd in enumerate(fds):
         os.dup2(fd, number)
         os.close(fd)
