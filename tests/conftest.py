@@ -1,16 +1,19 @@
 """Shared fixtures: real PostgreSQL (a fresh database per test) and the sandbox over real HTTP.
 
 With BULLETIN_TEST_DATABASE_URL set, databases are made on that server; otherwise an
-embedded PostgreSQL is started in a temporary directory for the session.
+embedded PostgreSQL is started in a temporary directory for the session. Every session ends
+with the token grep (tests/leaks.py): no bot token in any log file or captured output.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -19,6 +22,9 @@ import pytest
 
 from bulletin import config
 from bulletin.db import embedded, migrations
+from bulletin.sandbox.world import Bot as SandboxBot
+from bulletin.sandbox.world import World
+from tests import leaks
 
 TEMPLATE_DB = f"bulletin_template_{os.getpid()}"
 
@@ -26,6 +32,30 @@ TEMPLATE_DB = f"bulletin_template_{os.getpid()}"
 def with_database(url: str, name: str) -> str:
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path="/" + name))
+
+
+def recording(add_bot: Callable[..., SandboxBot]) -> Callable[..., SandboxBot]:
+    """World.add_bot that tells the session's token grep about every token it hands out."""
+
+    def add_bot_recorded(world: World, *args: object, **kwargs: object) -> SandboxBot:
+        bot = add_bot(world, *args, **kwargs)
+        leaks.SESSION.used(bot.token)
+        return bot
+
+    return add_bot_recorded
+
+
+@pytest.fixture(scope="session", autouse=True)
+def token_grep(tmp_path_factory: pytest.TempPathFactory) -> Iterator[leaks.TokenGrep]:
+    """At the end of this process's session: no token it used in any log file under its
+    own base temp (each xdist worker has one) or in any output it captured."""
+    grep = leaks.SESSION
+    grep.folders.append(tmp_path_factory.getbasetemp())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(World, "add_bot", recording(World.add_bot))
+        yield grep
+    found = grep.leaks()
+    assert not found, "bot tokens leaked:\n" + "\n".join(map(str, found))
 
 
 @pytest.fixture(scope="session")
@@ -56,6 +86,7 @@ def open_tmp_path() -> Iterator[Path]:
     finally:
         for pid_file in folder.rglob("postmaster.pid"):
             embedded.stop(pid_file.parent)
+        leaks.SESSION.captured_logs(folder)
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -78,17 +109,57 @@ async def template_url(admin_url: str) -> AsyncIterator[str]:
         await admin.close()
 
 
-@pytest.fixture
-async def database_url(admin_url: str, template_url: str) -> AsyncIterator[str]:
-    """A fresh, migrated database for one test, dropped afterwards."""
-    name = f"bulletin_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(admin_url)
+class Databases:
+    """Makes each test's database from the template and drops it in the background, so no
+    test waits for the files of the one before to go; all are gone when the session ends."""
+
+    def __init__(self, creating: asyncpg.Connection, dropping: asyncpg.Connection) -> None:
+        self.creating, self.dropping = creating, dropping
+        self.unwanted: asyncio.Queue[str] = asyncio.Queue()
+        self.dropper = asyncio.create_task(self._drop_each())
+
+    async def create(self) -> str:
+        name = f"bulletin_test_{uuid.uuid4().hex[:12]}"
+        await self.creating.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}"')
+        # Waiting for each commit's WAL flush only matters if the server crashes, which no
+        # test does to this server (those that restart PostgreSQL start their own).
+        await self.creating.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
+        return name
+
+    async def _drop_each(self) -> None:
+        while True:
+            name = await self.unwanted.get()
+            try:
+                await self.dropping.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            finally:
+                self.unwanted.task_done()
+
+    async def close(self) -> None:
+        await self.unwanted.join()
+        self.dropper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.dropper
+
+
+@pytest.fixture(scope="session")
+async def databases(admin_url: str, template_url: str) -> AsyncIterator[Databases]:
+    creating = await asyncpg.connect(admin_url)
+    dropping = await asyncpg.connect(admin_url)
+    made = Databases(creating, dropping)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}"')
-        yield with_database(admin_url, name)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        yield made
+        await made.close()
     finally:
-        await admin.close()
+        await creating.close()
+        await dropping.close()
+
+
+@pytest.fixture
+async def database_url(admin_url: str, databases: Databases) -> AsyncIterator[str]:
+    """A fresh, migrated database for one test, dropped afterwards."""
+    name = await databases.create()
+    yield with_database(admin_url, name)
+    databases.unwanted.put_nowait(name)
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from bulletin.db import subscribers
 from bulletin.engine.worker import Worker
 from bulletin.sandbox import Sandbox, World
 from bulletin.sandbox.world import Bot as SandboxBot
+from tests import leaks, prefork
 
 
 async def register_bot(
@@ -152,12 +153,16 @@ async def run_cli(
     *args: str, env: dict[str, str], stdin: bytes | None = None, timeout_s: float = 120
 ) -> tuple[int, str, str]:
     """Run the bulletin command as a user would, without blocking this test's event loop."""
+    environment = {**env, "COLUMNS": "200", "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"}
+    if prefork.forkable(environment):
+        code, out, err = await prefork.run(args, environment, stdin, timeout_s)
+        return code, *captured(args, out, err)
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
-        "from bulletin.cli.main import main; main()",
+        prefork.COMMAND,
         *args,
-        env={**env, "COLUMNS": "200", "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"},
+        env=environment,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -166,7 +171,39 @@ async def run_cli(
     async with asyncio.timeout(timeout_s):
         out, err = await process.communicate(stdin)
     assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+    return process.returncode, *captured(args, out, err)
+
+
+CliProcess = prefork.Process | asyncio.subprocess.Process
+
+
+async def start_cli(
+    *args: str,
+    env: dict[str, str],
+    stdin: int | None = asyncio.subprocess.PIPE,
+    stdout: int | None = asyncio.subprocess.PIPE,
+    stderr: int | None = asyncio.subprocess.PIPE,
+) -> CliProcess:
+    """Start a long-running bulletin command (listen, serve, run) as run_cli runs one."""
+    leaks.SESSION.used_in(args)
+    environment = {**env, "COLUMNS": "200", "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"}
+    if prefork.forkable(environment):
+        return await prefork.start(args, environment, stdin=stdin, stdout=stdout, stderr=stderr)
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-c", prefork.COMMAND, *args,
+        env=environment, stdin=stdin, stdout=stdout, stderr=stderr, cwd=os.getcwd(),
+    )  # fmt: skip
+
+
+def captured(args: Sequence[str], out: bytes, err: bytes) -> tuple[str, str]:
+    """A command's stdout and stderr, given to the session's token grep with any token on its
+    command line (`bot add <token>`)."""
+    leaks.SESSION.used_in(args)
+    texts = out.decode(), err.decode()
+    test = os.environ.get("PYTEST_CURRENT_TEST", "?").rpartition(" ")[0]
+    command = leaks.TOKEN.sub(r"\1:***", " ".join(args[:2]))
+    leaks.SESSION.captured(f"the output of `bulletin {command}` in {test}", "\n".join(texts))
+    return texts
 
 
 async def import_records(

@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from tests import prefork
+from tests.support import captured
+
 # Root writes anywhere; without these capabilities it obeys file modes like anyone else.
 AS_AN_ORDINARY_USER = [
     "setpriv",
@@ -53,11 +56,14 @@ async def run_bulletin(
     if terminal_width:
         environment["COLUMNS"] = "200"
     prefix = AS_AN_ORDINARY_USER if unprivileged and os.geteuid() == 0 else []
+    if not prefix and prefork.forkable(environment):
+        code, out, err = await prefork.run(args, environment, stdin, timeout_s)
+        return code, *captured(args, out, err)
     process = await asyncio.create_subprocess_exec(
         *prefix,
         sys.executable,
         "-c",
-        "from bulletin.cli.main import main; main()",
+        prefork.COMMAND,
         *args,
         env=environment,
         stdin=asyncio.subprocess.PIPE,
@@ -72,7 +78,7 @@ async def run_bulletin(
         await process.wait()
         raise
     assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+    return process.returncode, *captured(args, out, err)
 
 
 def assert_one_line_error(code: int, out: str, err: str, *, containing: str = "") -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,7 +13,7 @@ import asyncpg
 import pytest
 
 from bulletin.sandbox import Sandbox, World
-from tests.support import run_cli, wait_for
+from tests.support import run_cli, start_cli, wait_for
 
 CAMPAIGN = """\
 name: spring
@@ -178,18 +177,7 @@ async def test_two_serve_processes__scheduled_campaign__one_run_per_slot(
     )
     code, _, err = await run_cli("campaign", "apply", str(path), env=env)
     assert code == 0, err
-    serves = [
-        await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            "from bulletin.cli.main import main; main()",
-            "serve",
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        for _ in range(2)
-    ]
+    serves = [await start_cli("serve", env=env, stdin=None) for _ in range(2)]
     try:
         code, out, err = await run_cli("campaign", "start", "pulse", env=env)
         assert code == 0, err

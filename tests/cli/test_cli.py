@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import signal
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 
 from bulletin.db import embedded, migrations
 from bulletin.sandbox import Sandbox, World
-from tests.support import ledger_counts, register_bot, run_cli, wait_for
+from tests.support import ledger_counts, register_bot, run_cli, start_cli, wait_for
 
 
 @pytest.fixture
@@ -172,10 +171,7 @@ async def test_cli__serve__delivers_started_runs_and_drains_on_sigterm(
     await add_bot(sandbox, cli_env)
     await run_cli("audience", "import", str(audience), "--bot", "news", env=cli_env)
     await run_cli("campaign", "create", "weekly", "--bot", "news", "--text", "hi", env=cli_env)
-    serve = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", "from bulletin.cli.main import main; main()", "serve",
-        env=cli_env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+    serve = await start_cli("serve", env=cli_env, stdin=None)
     try:
         code, _out, err = await run_cli("campaign", "start", "weekly", env=cli_env)
         assert code == 0, err

@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
-import sys
 
 import asyncpg
 import pytest
 
 from bulletin.sandbox import Sandbox
 from tests.cli.test_cli import add_bot
-from tests.support import wait_for
+from tests.support import start_cli, wait_for
 
 PERSON = 100_000_333
 
@@ -47,10 +46,7 @@ async def test_listen__start_then_sigterm__subscribed_and_clean_exit(
     if mode != "polling":
         port = free_port()
         args = [*args, str(port), "--webhook-base", f"http://127.0.0.1:{port}"]
-    listener = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", "from bulletin.cli.main import main; main()", *args,
-        env=cli_env, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+    listener = await start_cli(*args, env=cli_env, stdin=None, stdout=None)
     database = await asyncpg.connect(database_url)
     try:
         sandbox.actions.start(bot_id, PERSON, "cli")

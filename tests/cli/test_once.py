@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 from bulletin.db import campaigns as campaign_rows
 from bulletin.db import runs as run_rows
 from bulletin.sandbox import Sandbox, World
-from tests.support import eventually, ledger_counts, register_bot, run_cli
+from tests.support import eventually, ledger_counts, register_bot, run_cli, start_cli
 
 RATE = 60.0
 
@@ -85,11 +84,7 @@ async def test_run__two_processes_at_once__one_run_every_chat_once(
 async def test_run__interrupted_then_run_again__continues_the_same_run(
     sandbox: Sandbox, env: dict[str, str]
 ) -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", "from bulletin.cli.main import main; main()", "run", "hello",
-        "--quiet", env={**env, "COLUMNS": "200"},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+    process = await start_cli("run", "hello", "--quiet", env=env)
     await eventually(lambda: len(sandbox.ledger) >= 40)
     process.send_signal(signal.SIGINT)
     _, interrupted = await process.communicate()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import sys
 from pathlib import Path
 
 import asyncpg
@@ -13,7 +12,7 @@ import asyncpg
 from bulletin.sandbox import Sandbox
 from tests.cli import test_cli as cli_tests
 from tests.cli.test_cli import add_bot
-from tests.support import run_cli, wait_for
+from tests.support import run_cli, start_cli, wait_for
 
 NEWCOMER = 990_000_001  # not in the world: a person who starts the bot, then stops it
 
@@ -22,10 +21,7 @@ sandbox = cli_tests.sandbox  # 60 chats, 6 of them blocked and 3 gone
 
 async def _listen_start_then_stop(sandbox: Sandbox, env: dict[str, str], url: str) -> None:
     bot_id = next(iter(sandbox.world.bots))
-    listener = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", "from bulletin.cli.main import main; main()", "listen",
-        env=env, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+    listener = await start_cli("listen", env=env, stdin=None, stdout=None)
     database = await asyncpg.connect(url)
     try:
         sandbox.actions.start(bot_id, NEWCOMER, "stats")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,11 +17,13 @@ from bulletin.db import campaigns as campaign_rows
 from bulletin.sandbox import Sandbox, World
 from tests.listener.conftest import GOODBYE, WELCOME, Setup, make_listener, replying
 from tests.support import (
+    CliProcess,
     eventually,
     import_world,
     register_bot,
     run_cli,
     start_campaign,
+    start_cli,
     wait_for,
 )
 
@@ -77,15 +78,12 @@ async def test_listener_killed_after_commit__restarted_sender__reply_still_sent(
 
 
 @contextlib.asynccontextmanager
-async def command(
-    *args: str, env: dict[str, str], log: Path
-) -> AsyncIterator[asyncio.subprocess.Process]:
+async def command(*args: str, env: dict[str, str], log: Path) -> AsyncIterator[CliProcess]:
     """A long-running bulletin command, stopped with SIGTERM at the end of the block."""
     with log.open("wb") as output:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", "from bulletin.cli.main import main; main()", *args,
-            env=env, stdout=output, stderr=output,
-        )  # fmt: skip
+        process = await start_cli(
+            *args, env=env, stdin=None, stdout=output.fileno(), stderr=output.fileno()
+        )
         try:
             yield process
         finally:

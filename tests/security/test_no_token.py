@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 from aiohttp import web
 
 from bulletin import config, models, redact
-from tests.support import run_cli
+from tests.support import run_cli, start_cli
 
 NEWS_TOKEN = "7001234567:AAHfakeTokenSecretPartForNews_12345xy"
 LATE_TOKEN = "7007654321:AAHfakeTokenSecretPartForLate-67890zw"
@@ -72,10 +71,7 @@ async def database_text(database_url: str) -> str:
 
 async def listen_until_both_failed(env: dict[str, str]) -> str:
     """Run `bulletin listen` until each bot's polling failed once; its stderr."""
-    listener = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", "from bulletin.cli.main import main; main()", "listen",
-        env=env, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+    listener = await start_cli("listen", env=env, stdin=None, stdout=None)
     assert listener.stderr is not None
     seen: list[str] = []
     try:
@@ -103,22 +99,24 @@ async def test_no_token__redirecting_and_echoing_api__nowhere_in_database_output
     )
     outputs.append(out + err)
     assert code == 1, out
-    for args in (
-        ("bot", "add", NEWS_TOKEN, "--name", "news", "--api-url", f"{api_url}/echo"),
-        ("bot", "add", LATE_TOKEN, "--name", "late", "--api-url", f"{api_url}/late"),
-        ("audience", "import", str(audience), "--bot", "news"),
-        ("audience", "import", str(audience), "--bot", "late"),
-        ("campaign", "create", "launch", "--bot", "news", "--text", "Hi"),
-        ("campaign", "create", "later", "--bot", "late", "--text", "Hi"),
-        ("run", "launch"),
-        ("run", "later"),
-        ("campaign", "status", "launch"),
-        ("campaign", "status", "later"),
-        ("bot", "list"),
+    # Each step's commands concern one bot each, so they run side by side.
+    for step in (
+        [
+            ("bot", "add", NEWS_TOKEN, "--name", "news", "--api-url", f"{api_url}/echo"),
+            ("bot", "add", LATE_TOKEN, "--name", "late", "--api-url", f"{api_url}/late"),
+        ],
+        [
+            ("audience", "import", str(audience), "--bot", "news"),
+            ("audience", "import", str(audience), "--bot", "late"),
+            ("campaign", "create", "launch", "--bot", "news", "--text", "Hi"),
+            ("campaign", "create", "later", "--bot", "late", "--text", "Hi"),
+        ],
+        [("run", "launch"), ("run", "later")],
+        [("campaign", "status", "launch"), ("campaign", "status", "later"), ("bot", "list")],
     ):
-        code, out, err = await run_cli(*args, env=env)
-        outputs.append(out + err)
-        assert code == 0, err
+        for code, out, err in await asyncio.gather(*(run_cli(*args, env=env) for args in step)):
+            outputs.append(out + err)
+            assert code == 0, err
     outputs.append(await listen_until_both_failed(env))
     stored = await database_text(database_url)
 
