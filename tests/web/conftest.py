@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 from bulletin import config, models
 from bulletin.db.pool import open_pool
 from bulletin.sandbox import Sandbox, World
-from tests.support import import_world, register_bot, run_cli
+from tests.support import CliProcess, import_world, register_bot, run_cli, start_cli
 
 STARTED = re.compile(r"HTTP API on (http://\S+)/api/v1 ")
 AUDIENCE = 60
@@ -33,18 +32,17 @@ async def pool(settings: config.Settings) -> AsyncIterator[asyncpg.Pool]:
 class Served:
     """A running `bulletin serve` and where its API answers."""
 
-    process: asyncio.subprocess.Process
+    process: CliProcess
     url: str
     lines: list[str]
 
 
 async def start_serve(env: dict[str, str], *args: str) -> Served:
     """`bulletin serve` (with `args`), once its startup line says where the API is."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bulletin", "serve", *args,
-        env={**env, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1", "COLUMNS": "200"},
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+    # Forked from the tests' per-process server when it can (aiogram imported once, not per serve).
+    process = await start_cli(
+        "serve", *args, env=env, stdin=None, stdout=asyncio.subprocess.DEVNULL
+    )
     assert process.stderr is not None
     lines: list[str] = []
     async with asyncio.timeout(60):
