@@ -36,8 +36,10 @@ COMMAND = "from bulletin.cli.main import main; main()"
 PRELOADED = (
     "aiogram", "aiohttp", "aiohttp_socks", "asyncpg", "pydantic", "typer", "click",
     "rich.console", "rich.table", "jinja2", "jinja2.sandbox", "yaml", "fastapi", "starlette",
-    "uvicorn", "prometheus_client", "cronsim",
+    "uvicorn", "cronsim",
 )  # fmt: skip
+# Not prometheus_client: it picks its value store from PROMETHEUS_MULTIPROC_DIR when first
+# imported, which `serve --workers N` sets before it imports it.
 # Read by bulletin, Rich and Typer when a command runs, not when they are imported (and
 # pytest's own, which change from test to test).
 RUNTIME_VARIABLES = ("BULLETIN_", "NO_COLOR", "COLUMNS", "PYTHONUNBUFFERED", "PYTEST_")
@@ -304,7 +306,7 @@ async def start(
     stdout: int | None = PIPE,
     stderr: int | None = PIPE,
 ) -> Process:
-    """Start the bulletin command forked from the server. Each stream: PIPE, a file
+    """Start the bulletin command forked from the server. Each stream: PIPE, DEVNULL, a file
     descriptor the command writes to (or reads from), or None for this process's own."""
     running = await server()
     ours: list[int] = []  # per stream, the end this process keeps (-1: none)
@@ -315,6 +317,10 @@ async def start(
             read, write = os.pipe()
             ours.append(write if number == 0 else read)
             theirs.append(read if number == 0 else write)
+            passed.append(theirs[-1])
+        elif wanted == asyncio.subprocess.DEVNULL:
+            theirs.append(os.open(os.devnull, os.O_RDONLY if number == 0 else os.O_WRONLY))
+            ours.append(-1)
             passed.append(theirs[-1])
         else:
             ours.append(-1)
