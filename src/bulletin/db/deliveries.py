@@ -9,8 +9,8 @@ import asyncpg
 
 from bulletin import models
 from bulletin.db import bots as bot_rows
+from bulletin.db import clock, stats
 from bulletin.db import outbox as outbox_rows
-from bulletin.db import stats
 from bulletin.db import subscribers as subscriber_rows
 from bulletin.db import variants as variant_rows
 from bulletin.db.connection import Connection
@@ -211,7 +211,7 @@ def _outcome_columns(results: Sequence[models.DeliveryResult]) -> list[list[obje
         [r.error for r in results],
         [r.decision.attempt_increment for r in results],
         [r.decision.delay_s for r in results],
-        [r.answered_at for r in results],
+        clock.answer_ages_s(results),
         [r.claim_id for r in results],
     ]
 

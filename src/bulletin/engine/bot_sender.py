@@ -9,7 +9,6 @@ import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 
 from bulletin import errors, models
 from bulletin.config import WorkerSettings
@@ -317,7 +316,7 @@ class BotSender:
                 decision=models.DeliveryDecision(
                     models.DeliveryStatus.SKIPPED, attempt_increment=0
                 ),
-                answered_at=datetime.now(UTC),
+                answered_s=time.monotonic(),
                 error="opted out after the delivery was claimed",
             )
         )
@@ -333,7 +332,7 @@ class BotSender:
             bot_id=delivery.bot_id,
             chat_id=delivery.chat_id,
             decision=decision,
-            answered_at=datetime.now(UTC),
+            answered_s=time.monotonic(),
             message_id=outcome.message_id,
             error=None if outcome.action is Action.SENT else outcome.description,
         )
@@ -422,7 +421,7 @@ class BotSender:
             outbox_id=message.id,
             claim_id=message.claim_id,
             status=status,
-            answered_at=datetime.now(UTC),
+            answered_s=time.monotonic(),
             message_id=outcome.message_id,
             error=None if outcome.action is Action.SENT else outcome.description,
             attempt_increment=decision.attempt_increment,

@@ -613,7 +613,7 @@ RETURNING d.id, d.claim_id, d.run_id, d.bot_id, d.chat_id, s.chat_type, d.attemp
 
 -- name: record_outcomes
 -- $1 worker_id, $2 ids, $3 statuses, $4 message_ids, $5 failures, $6 errors,
--- $7 attempt increments, $8 delays_s, $9 answered_at, $10 claim ids
+-- $7 attempt increments, $8 delays_s, $9 ages_s (how long ago Telegram answered), $10 claim ids
 -- Finalises only rows still `sending` under the claim the outcome belongs to: a row
 -- settled by another worker after a lease loss, or claimed again since (a batch written
 -- twice), is never finalised twice.
@@ -627,13 +627,17 @@ UPDATE deliveries d
                       ELSE u.failure END,
        error = coalesce(u.error, d.error),
        attempts = d.attempts + u.attempt_increment,
-       due_at = u.answered_at + make_interval(secs => u.delay_s),
-       sent_at = CASE WHEN u.status = 'sent' THEN u.answered_at END,
+       -- The answer's instant by the database's clock (the worker sends only its age):
+       -- the claim compares due_at with clock_timestamp(), so no other clock may set it.
+       due_at = clock_timestamp() - make_interval(secs => u.age_s)
+                + make_interval(secs => u.delay_s),
+       sent_at = CASE WHEN u.status = 'sent'
+                      THEN clock_timestamp() - make_interval(secs => u.age_s) END,
        claimed_by = NULL,
        updated_at = clock_timestamp()
   FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::int[],
-              $8::float8[], $9::timestamptz[], $10::bigint[])
-       AS u (id, status, message_id, failure, error, attempt_increment, delay_s, answered_at,
+              $8::float8[], $9::float8[], $10::bigint[])
+       AS u (id, status, message_id, failure, error, attempt_increment, delay_s, age_s,
              claim_id)
  WHERE d.id = u.id AND d.status = 'sending' AND d.claimed_by = $1 AND d.claim_id = u.claim_id
 -- What the daily rollups count (db/stats.py).
@@ -1222,19 +1226,22 @@ RETURNING o.id, o.claim_id, o.bot_id, o.chat_id, o.kind, o.message, o.attempts;
 
 -- name: record_outbox
 -- $1 worker_id, $2 ids, $3 statuses, $4 message_ids, $5 errors, $6 attempt increments,
--- $7 delays_s, $8 answered_at, $9 claim ids
+-- $7 delays_s, $8 ages_s (how long ago Telegram answered), $9 claim ids
 -- Like record_outcomes: only rows still `sending` under the claim the outcome belongs to.
 UPDATE outbox o
    SET status = u.status,
        message_id = u.message_id,
        error = u.error,
        attempts = o.attempts + u.attempt_increment,
-       due_at = u.answered_at + make_interval(secs => u.delay_s),
-       sent_at = CASE WHEN u.status = 'sent' THEN u.answered_at END,
+       -- By the database's clock, as in record_outcomes.
+       due_at = clock_timestamp() - make_interval(secs => u.age_s)
+                + make_interval(secs => u.delay_s),
+       sent_at = CASE WHEN u.status = 'sent'
+                      THEN clock_timestamp() - make_interval(secs => u.age_s) END,
        claimed_by = NULL
   FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::int[], $7::float8[],
-              $8::timestamptz[], $9::bigint[])
-       AS u (id, status, message_id, error, attempt_increment, delay_s, answered_at, claim_id)
+              $8::float8[], $9::bigint[])
+       AS u (id, status, message_id, error, attempt_increment, delay_s, age_s, claim_id)
  WHERE o.id = u.id AND o.status = 'sending' AND o.claimed_by = $1 AND o.claim_id = u.claim_id;
 
 -- name: release_outbox
