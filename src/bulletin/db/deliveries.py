@@ -76,7 +76,7 @@ class DeliveryStore:
                 connection,
                 [
                     (
-                        f"delivery.{row['status']}_after_crash",
+                        f"delivery.{row['status'] if row['handed'] else 'unsent'}_after_crash",
                         bot_id,
                         row["run_id"],
                         row["chat_id"],
@@ -111,6 +111,14 @@ class DeliveryStore:
                 sql("release_lost_claim"), bot_id, worker_id, claim_id
             )
         return lost
+
+    async def hand_over(self, worker_id: str, claims: Sequence[tuple[int, int]]) -> set[int]:
+        """Mark (delivery id, claim id) pairs as handed to Telegram; return the ids still
+        this claim's, the only ones to send."""
+        ids, claim_ids = [list(column) for column in zip(*claims, strict=True)] or ([], [])
+        async with pooled(self._pool) as connection:
+            rows = await connection.fetch(sql("hand_over_deliveries"), worker_id, ids, claim_ids)
+        return {row["id"] for row in rows}
 
     async def release_claims(self, worker_id: str, claims: Sequence[tuple[int, int]]) -> None:
         """Put (delivery id, claim id) pairs never handed to Telegram back to pending."""

@@ -560,10 +560,12 @@ DELETE FROM bot_leases WHERE worker_id = $1 AND bot_id = ANY($2::bigint[]);
 -- name: settle_orphans
 -- $1 bot_id, $2 worker_id, $3 resend_uncertain (this worker's policy)
 -- Under a fresh lease, a delivery still `sending` for another worker belongs to a
--- worker that died mid-send: Telegram may or may not have shown it. It is resent
--- only when the worker or the campaign says so.
+-- worker that died, or stopped without the database to put its rows back. One it never
+-- handed over to Telegram was surely not sent: pending again. One it handed over may or
+-- may not have been shown: it is resent only when the worker or the campaign says so.
 WITH orphans AS (
-    SELECT d.id, ($3 OR c.resend_uncertain) AS resend
+    SELECT d.id, ($3 OR c.resend_uncertain OR d.handed_at IS NULL) AS resend,
+           d.handed_at IS NOT NULL AS handed
       FROM deliveries d
       JOIN runs r ON r.id = d.run_id
       JOIN campaigns c ON c.id = r.campaign_id
@@ -572,12 +574,14 @@ WITH orphans AS (
 UPDATE deliveries d
    SET status = CASE WHEN o.resend THEN 'pending' ELSE 'uncertain' END,
        failure = CASE WHEN o.resend THEN NULL ELSE 'uncertain' END,
-       error = 'worker stopped while sending; Telegram may or may not have delivered it',
+       error = CASE WHEN o.handed
+                    THEN 'worker stopped while sending; Telegram may or may not have delivered it'
+                    ELSE d.error END,
        claimed_by = NULL,
        updated_at = clock_timestamp()
   FROM orphans o
  WHERE d.id = o.id
-RETURNING d.id, d.run_id, d.chat_id, d.status, d.bot_id, d.variant_id, d.failure;
+RETURNING d.id, d.run_id, d.chat_id, d.status, d.bot_id, d.variant_id, d.failure, o.handed;
 
 -- name: claim_deliveries
 -- $1 bot_id, $2 worker_id, $3 limit, $4 claim token (unique among this worker's claims)
@@ -600,6 +604,7 @@ UPDATE deliveries d
        chat_id = s.chat_id,
        claimed_by = $2,
        claim_id = $4,
+       handed_at = NULL,
        updated_at = clock_timestamp()
   FROM due, subscribers s, variants v, campaigns c
  WHERE d.id = due.id AND s.id = d.subscriber_id AND v.id = d.variant_id
@@ -668,6 +673,19 @@ UPDATE deliveries d
   FROM unnest($2::bigint[], $3::bigint[]) AS r (id, claim_id)
  WHERE d.id = r.id AND d.claim_id = r.claim_id AND d.status = 'sending'
    AND d.claimed_by = $1;
+
+-- name: hand_over_deliveries
+-- $1 worker_id, $2 ids (bigint[]), $3 their claim ids (bigint[])
+-- Written just before these claimed rows go to Telegram, so that the next lease holder
+-- can tell a row this worker may have sent from one it surely did not (settle_orphans).
+-- Returns the ids still under this claim: only those are sent (the others were settled
+-- by a new lease holder meanwhile).
+UPDATE deliveries d
+   SET handed_at = clock_timestamp()
+  FROM unnest($2::bigint[], $3::bigint[]) AS h (id, claim_id)
+ WHERE d.id = h.id AND d.claim_id = h.claim_id AND d.status = 'sending'
+   AND d.claimed_by = $1
+RETURNING d.id;
 
 -- name: insert_events
 -- $1 kinds, $2 bot_ids, $3 run_ids, $4 chat_ids, $5 details
