@@ -327,7 +327,9 @@ class DeliveryResult:
     bot_id: int
     chat_id: int
     decision: DeliveryDecision
-    answered_at: datetime
+    # time.monotonic() when Telegram answered: a duration of this process's clock, turned
+    # into an instant of the database's when written, so one clock decides what is due.
+    answered_s: float
     message_id: int | None = None
     error: str | None = None
 
@@ -366,7 +368,7 @@ class OutboxResult:
     outbox_id: int
     claim_id: int
     status: OutboxStatus
-    answered_at: datetime
+    answered_s: float  # time.monotonic() when Telegram answered, as in DeliveryResult
     message_id: int | None = None
     error: str | None = None
     attempt_increment: int = 1

@@ -15,8 +15,10 @@ import pytest
 
 from bulletin import config
 from bulletin.db import runs as run_rows
+from bulletin.engine.bot_sender import HANDOVER_HORIZON_S
 from bulletin.sandbox import Sandbox, World
 from tests.support import (
+    deliver,
     eventually,
     import_world,
     ledger_counts,
@@ -129,3 +131,55 @@ async def test_serve__worker_killed_5_times__no_duplicates_and_every_miss_accoun
     bound_per_kill = round(RATE * 0.25) + round(RATE * 0.1) + 64
     assert counts.uncertain <= kills * bound_per_kill
     print(f"uncertain after {kills} kills: {counts.uncertain} (bound {kills * bound_per_kill})")
+
+
+@pytest.mark.slow
+async def test_run__killed_3_times_at_30_per_s__only_handed_over_sends_uncertain(
+    pool: asyncpg.Pool, cli_env: dict[str, str], settings: config.Settings, tmp_path: Path
+) -> None:
+    rate, kills = 30.0, 3
+    world = World.generate(300, seed=83)
+    sandbox_bot = world.add_bot(rate_per_s=rate)
+    env = {**cli_env, "BULLETIN_WORKER__LEASE_S": "2"}
+    async with Sandbox(world) as sandbox:
+        bot = await register_bot(pool, sandbox, sandbox_bot, "killed", rate)
+        await import_world(pool, world, bot, tmp_path)
+        run = await start_campaign(pool, bot, "killed")
+        for _ in range(kills):
+            seen = len(sandbox.ledger)
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bulletin", "run", "killed", "--quiet",
+                env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+            )  # fmt: skip
+            await eventually(lambda: len(sandbox.ledger) >= seen + 30, timeout_s=60)  # noqa: B023
+            process.kill()
+            await process.wait()
+        await asyncio.sleep(0.5)  # requests already on the wire reach the ledger
+        reached_before = set(ledger_counts(sandbox))
+        short_lease = settings.model_copy(
+            update={"worker": settings.worker.model_copy(update={"lease_s": 2.0})}
+        )
+        await deliver(pool, short_lease, [run.id])
+        uncertain = {
+            row["chat_id"]
+            for row in await pool.fetch(
+                "SELECT chat_id FROM deliveries WHERE run_id = $1 AND status = 'uncertain'",
+                run.id,
+            )
+        }
+        async with pool.acquire() as connection:
+            counts = await run_rows.counts(connection, run.id)
+    per_chat = ledger_counts(sandbox)
+    never_sent = uncertain - reached_before
+    print(
+        f"{kills} kills at {rate:.0f}/s: uncertain {len(uncertain)}, "
+        f"of which reached the sandbox {len(uncertain & reached_before)}, "
+        f"never sent {len(never_sent)}"
+    )
+    assert max(per_chat.values()) == 1, "a chat got a message twice"
+    assert counts.sent + counts.uncertain == 300
+    # A kill leaves uncertain only what was handed over: in flight, answered but not yet
+    # written (one flush interval), and the rest of the last hand-over mark (0.1 s of pace).
+    handover = round(rate * HANDOVER_HORIZON_S)
+    assert len(never_sent) <= kills * handover
+    assert len(uncertain) <= kills * (handover + round(rate * 0.1) + 4)

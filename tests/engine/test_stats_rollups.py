@@ -83,10 +83,11 @@ async def test_rollups__orphans_settled_uncertain_and_consent_skips__counted(
         bot = await register_bot(pool, sandbox, sandbox_bot, "orphans", RATE)
         await import_world(pool, world, bot, tmp_path)
         run = await start_campaign(pool, bot, "orphans")
-        # A dead worker's five sends in flight, and three chats that opted out since the
+        # A dead worker's five sends in flight (handed over to Telegram), and three chats that opted out since the
         # snapshot: uncertain when settled, skipped when claimed.
         await pool.execute(
-            """UPDATE deliveries SET status = 'sending', claimed_by = 'dead', claim_id = 1
+            """UPDATE deliveries SET status = 'sending', claimed_by = 'dead', claim_id = 1,
+                                     handed_at = now()
                 WHERE id IN (SELECT id FROM deliveries ORDER BY id LIMIT 5)"""
         )
         await pool.execute(

@@ -9,8 +9,8 @@ import asyncpg
 
 from bulletin import models
 from bulletin.db import bots as bot_rows
+from bulletin.db import clock, stats
 from bulletin.db import outbox as outbox_rows
-from bulletin.db import stats
 from bulletin.db import subscribers as subscriber_rows
 from bulletin.db import variants as variant_rows
 from bulletin.db.connection import Connection
@@ -76,7 +76,7 @@ class DeliveryStore:
                 connection,
                 [
                     (
-                        f"delivery.{row['status']}_after_crash",
+                        f"delivery.{row['status'] if row['handed'] else 'unsent'}_after_crash",
                         bot_id,
                         row["run_id"],
                         row["chat_id"],
@@ -111,6 +111,14 @@ class DeliveryStore:
                 sql("release_lost_claim"), bot_id, worker_id, claim_id
             )
         return lost
+
+    async def hand_over(self, worker_id: str, claims: Sequence[tuple[int, int]]) -> set[int]:
+        """Mark (delivery id, claim id) pairs as handed to Telegram; return the ids still
+        this claim's, the only ones to send."""
+        ids, claim_ids = [list(column) for column in zip(*claims, strict=True)] or ([], [])
+        async with pooled(self._pool) as connection:
+            rows = await connection.fetch(sql("hand_over_deliveries"), worker_id, ids, claim_ids)
+        return {row["id"] for row in rows}
 
     async def release_claims(self, worker_id: str, claims: Sequence[tuple[int, int]]) -> None:
         """Put (delivery id, claim id) pairs never handed to Telegram back to pending."""
@@ -211,7 +219,7 @@ def _outcome_columns(results: Sequence[models.DeliveryResult]) -> list[list[obje
         [r.error for r in results],
         [r.decision.attempt_increment for r in results],
         [r.decision.delay_s for r in results],
-        [r.answered_at for r in results],
+        clock.answer_ages_s(results),
         [r.claim_id for r in results],
     ]
 

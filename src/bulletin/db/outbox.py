@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 
 from bulletin import models
+from bulletin.db import clock
 from bulletin.db.connection import Connection
 from bulletin.db.queries import sql
 
@@ -51,7 +52,7 @@ async def record(
         [r.error for r in results],
         [r.attempt_increment for r in results],
         [r.delay_s for r in results],
-        [r.answered_at for r in results],
+        clock.answer_ages_s(results),
         [r.claim_id for r in results],
     )
 

@@ -9,7 +9,6 @@ import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 
 from bulletin import errors, models
 from bulletin.config import WorkerSettings
@@ -26,6 +25,11 @@ log = logging.getLogger(__name__)
 # Claim about this many seconds of sending at a time: rows claimed but not yet sent
 # when a worker dies become "uncertain", so the claim window bounds that number.
 CLAIM_HORIZON_S = 0.25
+
+# Rows are marked as handed over to Telegram about this many seconds of sending at a time,
+# just before they are sent: after a kill, rows claimed but not handed over go back to
+# pending, so at most this window (and the sends in flight) is left uncertain.
+HANDOVER_HORIZON_S = 0.1
 
 # Claim tokens, unique among this process's claims (and a worker id names one process):
 # an outcome or a release names the claim it belongs to, never a later one of its row.
@@ -70,6 +74,8 @@ class BotSender:
         self._opted_out: dict[int, int] = {}
         self._last_claim_id = 0
         self._lost_claim: int | None = None  # the token of a claim that failed
+        self._handed: set[int] = set()  # ids marked as handed over, not yet sent
+        self._unreleased: list[tuple[int, int]] = []  # claims a failed release left `sending`
         self._store = store
         self._sender = sender
         self._recorder = recorder
@@ -116,6 +122,12 @@ class BotSender:
         """About CLAIM_HORIZON_S of sending at the pace the last batch needed."""
         rate = self.bot.paid_rate_per_s if self._paid_batch else self.bot.rate_per_s
         return max(1, min(self._settings.batch_size, round(rate * CLAIM_HORIZON_S)))
+
+    @property
+    def handover_limit(self) -> int:
+        """About HANDOVER_HORIZON_S of sending: how many rows one hand-over mark covers."""
+        rate = self.bot.paid_rate_per_s if self._paid_batch else self.bot.rate_per_s
+        return max(1, min(self._settings.batch_size, round(rate * HANDOVER_HORIZON_S)))
 
     def _pacer_for(self, delivery: models.Delivery) -> Pacer:
         return self.paid_pacer if delivery.paid else self.pacer
@@ -176,6 +188,8 @@ class BotSender:
     async def _claim(self) -> list[models.Delivery] | None:
         if self._lost_claim is not None and not await self._release_lost_claim(self._lost_claim):
             return None
+        if self._unreleased and not await self._release_unreleased():
+            return None
         claim_id = self._last_claim_id = next(_CLAIM_TOKENS)
         try:
             claimed, skipped_runs = await self._store.claim(
@@ -204,6 +218,17 @@ class BotSender:
             log.warning("action=lost_claims_released bot=%s deliveries=%d", self.bot.name, lost)
         return True
 
+    async def _release_unreleased(self) -> bool:
+        """Put back rows a failed release left `sending`; False while the database is away."""
+        claims, self._unreleased = self._unreleased, []
+        try:
+            await self._store.release_claims(self._worker_id, claims)
+        except errors.DatabaseUnavailable as exc:
+            log.warning("action=release_claims_failed bot=%s error=%s", self.bot.name, exc)
+            self._unreleased[:0] = claims
+            return False
+        return True
+
     async def _idle(self) -> None:
         """Wait for the next poll, a stop, or a message in the outbox."""
         try:
@@ -227,9 +252,46 @@ class BotSender:
                 continue
             await self._pacer_for(delivery).acquire()
             await self._in_flight.acquire()
-            sends.create_task(self._send(delivery))
+            handed = await self._hand_over(delivery, batch)
+            if handed is None:  # the database is away: nothing more is sent from this batch
+                self._in_flight.release()
+                batch.appendleft(delivery)
+                break
+            if handed:
+                sends.create_task(self._send(delivery))
+            else:
+                self._in_flight.release()
         if batch:
             await self._release(list(batch))
+
+    async def _hand_over(
+        self, delivery: models.Delivery, batch: deque[models.Delivery]
+    ) -> bool | None:
+        """Mark the delivery (and the next few, about HANDOVER_HORIZON_S of sending) as handed
+        to Telegram before it is sent: True to send it, False if it is no longer this claim's
+        (a new lease holder settled it), None if the mark could not be written.
+
+        Only a marked row is ever sent, so one left `sending` and unmarked surely was not.
+        """
+        if delivery.id in self._handed:
+            self._handed.discard(delivery.id)
+            return True
+        group = [delivery]
+        for upcoming in itertools.islice(batch, self.handover_limit - 1):
+            if upcoming.run_id not in self._paused_runs:
+                group.append(upcoming)
+        claims = [(d.id, d.claim_id) for d in group]
+        try:
+            handed = await retrying(
+                lambda: self._store.hand_over(self._worker_id, claims),
+                what="hand_over",
+                tries=RELEASE_TRIES,
+            )
+        except errors.DatabaseUnavailable as exc:
+            log.warning("action=hand_over_failed bot=%s error=%s", self.bot.name, exc)
+            return None
+        self._handed.update(handed - {delivery.id})
+        return delivery.id in handed
 
     async def _send_later(self, delivery: models.Delivery, wait_s: float) -> None:
         await asyncio.sleep(wait_s)
@@ -240,6 +302,12 @@ class BotSender:
             return
         await self._pacer_for(delivery).acquire()
         await self._in_flight.acquire()
+        handed = await self._hand_over(delivery, deque())
+        if not handed:
+            self._in_flight.release()
+            if handed is None:
+                await self._release([delivery])
+            return
         await self._send(delivery)
 
     async def _send(self, delivery: models.Delivery) -> None:
@@ -307,6 +375,7 @@ class BotSender:
         learnt_at_claim = self._opted_out.get(delivery.chat_id)
         if learnt_at_claim is None or delivery.claim_id > learnt_at_claim:
             return False
+        self._handed.discard(delivery.id)
         self._recorder.add(
             models.DeliveryResult(
                 delivery_id=delivery.id,
@@ -317,7 +386,7 @@ class BotSender:
                 decision=models.DeliveryDecision(
                     models.DeliveryStatus.SKIPPED, attempt_increment=0
                 ),
-                answered_at=datetime.now(UTC),
+                answered_s=time.monotonic(),
                 error="opted out after the delivery was claimed",
             )
         )
@@ -333,7 +402,7 @@ class BotSender:
             bot_id=delivery.bot_id,
             chat_id=delivery.chat_id,
             decision=decision,
-            answered_at=datetime.now(UTC),
+            answered_s=time.monotonic(),
             message_id=outcome.message_id,
             error=None if outcome.action is Action.SENT else outcome.description,
         )
@@ -345,9 +414,13 @@ class BotSender:
         lease holder, and by default not sent at all, though they never were.
         """
         claims = [(delivery.id, delivery.claim_id) for delivery in deliveries]
-        await _released(
+        self._handed.difference_update(delivery.id for delivery in deliveries)
+        if not await _released(
             lambda: self._store.release_claims(self._worker_id, claims), "release_claims"
-        )
+        ):
+            # Retried before the next claim; if this worker stops first, the next lease
+            # holder finds them never handed over and puts them back itself.
+            self._unreleased += claims
 
     async def _send_outbox(self, sends: asyncio.TaskGroup) -> bool:
         """Claim the outbox's due messages and send them paced; False when it had none."""
@@ -422,7 +495,7 @@ class BotSender:
             outbox_id=message.id,
             claim_id=message.claim_id,
             status=status,
-            answered_at=datetime.now(UTC),
+            answered_s=time.monotonic(),
             message_id=outcome.message_id,
             error=None if outcome.action is Action.SENT else outcome.description,
             attempt_increment=decision.attempt_increment,
@@ -436,9 +509,12 @@ class BotSender:
         )
 
 
-async def _released(release: Callable[[], Awaitable[None]], what: str) -> None:
-    """Give claimed rows back, tried a few times; logged, not raised, when the database is away."""
+async def _released(release: Callable[[], Awaitable[None]], what: str) -> bool:
+    """Give claimed rows back, tried a few times; logged, not raised, when the database is
+    away (then False)."""
     try:
         await retrying(release, what=what, tries=RELEASE_TRIES)
     except errors.DatabaseUnavailable as exc:
         log.warning("action=%s_failed error=%s", what, exc)
+        return False
+    return True

@@ -34,6 +34,9 @@ class Store(Protocol):
         self, bot_id: int, worker_id: str, limit: int, claim_id: int
     ) -> tuple[list[models.Delivery], list[int]]: ...
 
+    # Marks (delivery id, claim id) pairs handed to Telegram; the ids still of their claim.
+    async def hand_over(self, worker_id: str, claims: Sequence[tuple[int, int]]) -> set[int]: ...
+
     # (delivery id, claim id) pairs never handed to Telegram.
     async def release_claims(self, worker_id: str, claims: Sequence[tuple[int, int]]) -> None: ...
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from typing import Protocol
 
 from bulletin import errors, models
 from bulletin.content import media as media_files
 from bulletin.engine.ports import Sender
 from bulletin.telegram.classify import Action, Outcome
+
+log = logging.getLogger(__name__)
 
 Key = tuple[str, str]  # (sha256 of the file, media kind)
 # What is uploaded to Telegram rather than named: a file here, or the bytes of an API upload.
@@ -31,7 +34,8 @@ class Uploads:
 
     The first message with a new file uploads it while every other message with that file
     waits; then they all send the file_id. A failed upload (a blocked chat, say) lets the
-    next message try.
+    next message try. The database is only a cache of file ids here: while it is away a
+    file is uploaded again, or its file_id kept in this process only, and the send goes on.
     """
 
     def __init__(self, sender: Sender, bot_id: int, file_ids: FileIds) -> None:
@@ -71,7 +75,10 @@ class Uploads:
         media = []
         for item in message.media:
             if item.origin is models.MediaOrigin.UPLOAD:
-                upload = await self._file_ids.upload(media_files.upload_digest(item.source))
+                try:
+                    upload = await self._file_ids.upload(media_files.upload_digest(item.source))
+                except errors.DatabaseUnavailable as exc:  # nothing sent: try again later
+                    return Outcome(Action.RETRY, f"cannot read upload {item.source}: {exc}")
                 if upload is None:
                     return Outcome(Action.CONTENT_ERROR, f"no upload {item.source} is kept")
                 item = dataclasses.replace(item, upload=upload)
@@ -107,7 +114,13 @@ class Uploads:
         return dataclasses.replace(message, media=resolved)
 
     async def _recall(self, key: Key) -> None:
-        found = await self._file_ids.file_id(self._bot_id, *key)
+        """The file_id another process (or an earlier run) got; unknown while the database
+        is away, which costs one upload more."""
+        try:
+            found = await self._file_ids.file_id(self._bot_id, *key)
+        except errors.DatabaseUnavailable as exc:
+            log.warning("action=file_id_recall_failed bot_id=%s error=%s", self._bot_id, exc)
+            return
         if found is not None:
             self._known[key] = found
 
@@ -119,4 +132,8 @@ class Uploads:
         for key, item, file_id in zip(keys, sent.media, outcome.file_ids, strict=True):
             if key is not None and item.origin in UPLOADED:
                 self._known[key] = file_id
-                await self._file_ids.save(self._bot_id, *key, file_id)
+                try:
+                    await self._file_ids.save(self._bot_id, *key, file_id)
+                except errors.DatabaseUnavailable as exc:
+                    # Sent all the same: its outcome is recorded; this process alone reuses it.
+                    log.warning("action=file_id_save_failed bot_id=%s error=%s", self._bot_id, exc)

@@ -560,10 +560,12 @@ DELETE FROM bot_leases WHERE worker_id = $1 AND bot_id = ANY($2::bigint[]);
 -- name: settle_orphans
 -- $1 bot_id, $2 worker_id, $3 resend_uncertain (this worker's policy)
 -- Under a fresh lease, a delivery still `sending` for another worker belongs to a
--- worker that died mid-send: Telegram may or may not have shown it. It is resent
--- only when the worker or the campaign says so.
+-- worker that died, or stopped without the database to put its rows back. One it never
+-- handed over to Telegram was surely not sent: pending again. One it handed over may or
+-- may not have been shown: it is resent only when the worker or the campaign says so.
 WITH orphans AS (
-    SELECT d.id, ($3 OR c.resend_uncertain) AS resend
+    SELECT d.id, ($3 OR c.resend_uncertain OR d.handed_at IS NULL) AS resend,
+           d.handed_at IS NOT NULL AS handed
       FROM deliveries d
       JOIN runs r ON r.id = d.run_id
       JOIN campaigns c ON c.id = r.campaign_id
@@ -572,12 +574,14 @@ WITH orphans AS (
 UPDATE deliveries d
    SET status = CASE WHEN o.resend THEN 'pending' ELSE 'uncertain' END,
        failure = CASE WHEN o.resend THEN NULL ELSE 'uncertain' END,
-       error = 'worker stopped while sending; Telegram may or may not have delivered it',
+       error = CASE WHEN o.handed
+                    THEN 'worker stopped while sending; Telegram may or may not have delivered it'
+                    ELSE d.error END,
        claimed_by = NULL,
        updated_at = clock_timestamp()
   FROM orphans o
  WHERE d.id = o.id
-RETURNING d.id, d.run_id, d.chat_id, d.status, d.bot_id, d.variant_id, d.failure;
+RETURNING d.id, d.run_id, d.chat_id, d.status, d.bot_id, d.variant_id, d.failure, o.handed;
 
 -- name: claim_deliveries
 -- $1 bot_id, $2 worker_id, $3 limit, $4 claim token (unique among this worker's claims)
@@ -600,6 +604,7 @@ UPDATE deliveries d
        chat_id = s.chat_id,
        claimed_by = $2,
        claim_id = $4,
+       handed_at = NULL,
        updated_at = clock_timestamp()
   FROM due, subscribers s, variants v, campaigns c
  WHERE d.id = due.id AND s.id = d.subscriber_id AND v.id = d.variant_id
@@ -613,7 +618,7 @@ RETURNING d.id, d.claim_id, d.run_id, d.bot_id, d.chat_id, s.chat_type, d.attemp
 
 -- name: record_outcomes
 -- $1 worker_id, $2 ids, $3 statuses, $4 message_ids, $5 failures, $6 errors,
--- $7 attempt increments, $8 delays_s, $9 answered_at, $10 claim ids
+-- $7 attempt increments, $8 delays_s, $9 ages_s (how long ago Telegram answered), $10 claim ids
 -- Finalises only rows still `sending` under the claim the outcome belongs to: a row
 -- settled by another worker after a lease loss, or claimed again since (a batch written
 -- twice), is never finalised twice.
@@ -627,13 +632,17 @@ UPDATE deliveries d
                       ELSE u.failure END,
        error = coalesce(u.error, d.error),
        attempts = d.attempts + u.attempt_increment,
-       due_at = u.answered_at + make_interval(secs => u.delay_s),
-       sent_at = CASE WHEN u.status = 'sent' THEN u.answered_at END,
+       -- The answer's instant by the database's clock (the worker sends only its age):
+       -- the claim compares due_at with clock_timestamp(), so no other clock may set it.
+       due_at = clock_timestamp() - make_interval(secs => u.age_s)
+                + make_interval(secs => u.delay_s),
+       sent_at = CASE WHEN u.status = 'sent'
+                      THEN clock_timestamp() - make_interval(secs => u.age_s) END,
        claimed_by = NULL,
        updated_at = clock_timestamp()
   FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::int[],
-              $8::float8[], $9::timestamptz[], $10::bigint[])
-       AS u (id, status, message_id, failure, error, attempt_increment, delay_s, answered_at,
+              $8::float8[], $9::float8[], $10::bigint[])
+       AS u (id, status, message_id, failure, error, attempt_increment, delay_s, age_s,
              claim_id)
  WHERE d.id = u.id AND d.status = 'sending' AND d.claimed_by = $1 AND d.claim_id = u.claim_id
 -- What the daily rollups count (db/stats.py).
@@ -664,6 +673,19 @@ UPDATE deliveries d
   FROM unnest($2::bigint[], $3::bigint[]) AS r (id, claim_id)
  WHERE d.id = r.id AND d.claim_id = r.claim_id AND d.status = 'sending'
    AND d.claimed_by = $1;
+
+-- name: hand_over_deliveries
+-- $1 worker_id, $2 ids (bigint[]), $3 their claim ids (bigint[])
+-- Written just before these claimed rows go to Telegram, so that the next lease holder
+-- can tell a row this worker may have sent from one it surely did not (settle_orphans).
+-- Returns the ids still under this claim: only those are sent (the others were settled
+-- by a new lease holder meanwhile).
+UPDATE deliveries d
+   SET handed_at = clock_timestamp()
+  FROM unnest($2::bigint[], $3::bigint[]) AS h (id, claim_id)
+ WHERE d.id = h.id AND d.claim_id = h.claim_id AND d.status = 'sending'
+   AND d.claimed_by = $1
+RETURNING d.id;
 
 -- name: insert_events
 -- $1 kinds, $2 bot_ids, $3 run_ids, $4 chat_ids, $5 details
@@ -1222,19 +1244,22 @@ RETURNING o.id, o.claim_id, o.bot_id, o.chat_id, o.kind, o.message, o.attempts;
 
 -- name: record_outbox
 -- $1 worker_id, $2 ids, $3 statuses, $4 message_ids, $5 errors, $6 attempt increments,
--- $7 delays_s, $8 answered_at, $9 claim ids
+-- $7 delays_s, $8 ages_s (how long ago Telegram answered), $9 claim ids
 -- Like record_outcomes: only rows still `sending` under the claim the outcome belongs to.
 UPDATE outbox o
    SET status = u.status,
        message_id = u.message_id,
        error = u.error,
        attempts = o.attempts + u.attempt_increment,
-       due_at = u.answered_at + make_interval(secs => u.delay_s),
-       sent_at = CASE WHEN u.status = 'sent' THEN u.answered_at END,
+       -- By the database's clock, as in record_outcomes.
+       due_at = clock_timestamp() - make_interval(secs => u.age_s)
+                + make_interval(secs => u.delay_s),
+       sent_at = CASE WHEN u.status = 'sent'
+                      THEN clock_timestamp() - make_interval(secs => u.age_s) END,
        claimed_by = NULL
   FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::int[], $7::float8[],
-              $8::timestamptz[], $9::bigint[])
-       AS u (id, status, message_id, error, attempt_increment, delay_s, answered_at, claim_id)
+              $8::float8[], $9::bigint[])
+       AS u (id, status, message_id, error, attempt_increment, delay_s, age_s, claim_id)
  WHERE o.id = u.id AND o.status = 'sending' AND o.claimed_by = $1 AND o.claim_id = u.claim_id;
 
 -- name: release_outbox

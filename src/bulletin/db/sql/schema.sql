@@ -219,6 +219,10 @@ CREATE TABLE deliveries (
     -- release) sent again because its answer was lost never lands on a later claim of the
     -- row, and the rows of a claim whose own answer was lost are found by it.
     claim_id       bigint,
+    -- When the worker handed this claimed row over to Telegram (marked just before the
+    -- send, a few rows at a time); NULL: not handed over under this claim. A row left
+    -- `sending` and never handed over was surely not sent, so it is pending again.
+    handed_at      timestamptz,
     message_id     bigint,
     failure        text,                      -- short reason code of a final failure or skip
     error          text,                      -- the last Bot API description or error seen
