@@ -128,7 +128,7 @@ async def overview(pool: Pool) -> Overview:
         live, recent = await _live(connection, shown)
         health = await dashboard_rows.bot_health(connection)
     today = (await stats.daily(pool, days=1)).totals
-    return Overview(live, today, _bots(health, recent), datetime.now(UTC))
+    return Overview(live, today, health_of(health, recent), datetime.now(UTC))
 
 
 async def _live(
@@ -148,7 +148,8 @@ async def _live(
     return found, recent
 
 
-def _bots(health: list[dict[str, Any]], recent: list[dict[str, Any]]) -> list[BotHealth]:
+def health_of(health: list[dict[str, Any]], recent: list[dict[str, Any]]) -> list[BotHealth]:
+    """Each bot of `health` (dashboard_bot_health rows) with its pace from `recent` sends."""
     per_bot: defaultdict[int, int] = defaultdict(int)
     for row in recent:
         per_bot[row["bot_id"]] += row["sent"]

@@ -309,7 +309,8 @@ WITH changed AS (
 UPDATE runs r SET logged_status = r.status
   FROM changed c, campaigns k
  WHERE r.id = c.id AND k.id = r.campaign_id
-RETURNING r.*, k.name AS campaign_name, c.logged_status AS previous;
+RETURNING r.*, k.name AS campaign_name, k.bot_id AS campaign_bot_id,
+          c.logged_status AS previous;
 
 -- name: pause_run
 -- $1 run_id, $2 reason
@@ -1354,6 +1355,98 @@ SELECT v.name AS variant, v.language,
  WHERE d.run_id = $1
  GROUP BY v.id, v.name, v.language
  ORDER BY v.id;
+
+-- name: dashboard_sources
+-- $1 bot_id (NULL: every bot), $2 limit
+-- Where subscribers came from: the /start payload of a deep link (t.me/bot?start=spring),
+-- "start" for a plain /start, "added" for a group or channel, an import's --source; the
+-- most common first, with how many of them are still subscribed.
+SELECT coalesce(s.source, '') AS source,
+       count(*) AS subscribers,
+       count(*) FILTER (WHERE s.status = 'subscribed') AS subscribed
+  FROM subscribers s
+ WHERE $1::bigint IS NULL OR s.bot_id = $1
+ GROUP BY 1
+ ORDER BY 2 DESC, 1
+ LIMIT $2;
+
+-- name: dashboard_bots
+-- (no parameters) The Bots page: every bot as dashboard_bot_health reads it, with the last
+-- 429 it ever got and its subscribers (subscribers_bot_status: index-only counts).
+SELECT b.id, b.name, b.username, b.status, b.rate_per_s, b.paid_broadcast, b.paid_rate_per_s,
+       l.worker_id, l.expires_at AS lease_expires_at,
+       limited.answers AS rate_limited_1h,
+       limited.until AS rate_limited_until,
+       (SELECT e.at FROM events e
+         WHERE e.kind = 'delivery.rate_limited' AND e.bot_id = b.id
+         ORDER BY e.at DESC LIMIT 1) AS last_rate_limited_at,
+       (SELECT count(*) FROM subscribers s
+         WHERE s.bot_id = b.id AND s.status = 'subscribed') AS subscribed,
+       (SELECT count(*) FROM subscribers s WHERE s.bot_id = b.id) AS subscribers
+  FROM bots b
+  LEFT JOIN bot_leases l ON l.bot_id = b.id AND l.expires_at > clock_timestamp()
+  LEFT JOIN LATERAL (
+      -- as in dashboard_bot_health: the wait is in Telegram's description
+      SELECT count(*) AS answers,
+             max(e.at + make_interval(
+                 secs => coalesce(substring(e.detail FROM 'retry after ([0-9]+)')::integer, 0)
+             )) AS until
+        FROM events e
+       WHERE e.kind = 'delivery.rate_limited' AND e.bot_id = b.id
+         AND e.at > clock_timestamp() - interval '1 hour'
+  ) limited ON true
+ ORDER BY b.name;
+
+-- name: dashboard_bot_campaigns
+-- (no parameters) Which campaigns use which bot: the campaign's own bot, or a bot its
+-- segment names (segment.bots), with the campaign's status.
+SELECT b.id AS bot_id, c.name, c.status
+  FROM bots b
+  JOIN campaigns c
+    ON c.bot_id = b.id OR coalesce(c.segment -> 'bots', '[]'::jsonb) ? b.name
+ ORDER BY b.id, c.name;
+
+-- name: dashboard_bot_names
+-- (no parameters)
+SELECT name FROM bots ORDER BY name;
+
+-- name: dashboard_events
+-- $1 kind (NULL: every kind), $2 bot_id (NULL: every bot), $3 before this id, $4 limit
+-- The Activity page: events newest first, a page at a time by id (keyset: a page is as
+-- fast at the millionth event as at the first), with the names a person reads them by.
+-- events_kind_id serves a kind, events_bot_id a bot, the primary key everything else.
+SELECT e.id, e.at, e.kind, e.chat_id, e.detail, e.run_id, e.bot_id,
+       b.name AS bot_name, r.number AS run_number, c.name AS campaign_name
+  FROM events e
+  LEFT JOIN bots b ON b.id = e.bot_id
+  LEFT JOIN runs r ON r.id = e.run_id
+  LEFT JOIN campaigns c ON c.id = r.campaign_id
+ WHERE ($1::text IS NULL OR e.kind = $1)
+   AND ($2::bigint IS NULL OR e.bot_id = $2)
+   AND e.id < $3
+ ORDER BY e.id DESC
+ LIMIT $4;
+
+-- name: dashboard_event_kinds
+-- (no parameters) Every kind of event recorded, each found by one probe of events_kind_at
+-- (a loose index scan), not by reading every event.
+WITH RECURSIVE kinds (kind) AS (
+    (SELECT kind FROM events ORDER BY kind LIMIT 1)
+    UNION ALL
+    SELECT (SELECT e.kind FROM events e WHERE e.kind > k.kind ORDER BY e.kind LIMIT 1)
+      FROM kinds k
+     WHERE k.kind IS NOT NULL
+)
+SELECT kind FROM kinds WHERE kind IS NOT NULL;
+
+-- name: insert_run_events
+-- $1 kinds, $2 bot_ids, $3 run_ids, $4 times (NULL: now), $5 details
+-- A run's lifecycle in the activity, written as serve's run log claims the change, in the
+-- same transaction: once per change, whatever the number of serve processes.
+INSERT INTO events (kind, bot_id, run_id, at, detail)
+SELECT kind, bot_id, run_id, coalesce(at, clock_timestamp()), detail
+  FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::timestamptz[], $5::text[])
+       AS e (kind, bot_id, run_id, at, detail);
 
 -- HTTP API -------------------------------------------------------------------------------
 

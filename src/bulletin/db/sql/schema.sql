@@ -274,6 +274,9 @@ CREATE INDEX events_run_kind ON events (run_id, kind);
 CREATE INDEX events_chat ON events (bot_id, chat_id) WHERE chat_id IS NOT NULL;
 -- Recent events of a kind: 429s in the last hour, the dashboard's activity.
 CREATE INDEX events_kind_at ON events (kind, at);
+-- The Activity page by kind, a page at a time by id (keyset); one bot's events, newest first.
+CREATE INDEX events_kind_id ON events (kind, id);
+CREATE INDEX events_bot_id ON events (bot_id, id) WHERE bot_id IS NOT NULL;
 
 -- Daily stats: rollups kept by the writes that settle deliveries and change subscribers --
 
