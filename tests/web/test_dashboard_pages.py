@@ -39,7 +39,9 @@ async def test_activity__many_events__newest_first_in_pages_by_id_with_readable_
         assert items[0][0] == "bot.revoked"
         ids = [int(found) for _, found in items]
         assert ids == sorted(ids, reverse=True)
-        assert "Bot news revoked by Telegram (its token no longer works): Unauthorized" in first.text
+        assert (
+            "Bot news revoked by Telegram (its token no longer works): Unauthorized" in first.text
+        )
         assert "No run: chat 1060 will be tried again: Bad Gateway" in first.text
         older = OLDER.search(first.text)
         assert older is not None
@@ -78,14 +80,18 @@ async def test_audience__imported_chats__counts_by_status_growth_today_and_sourc
             "SELECT count(*) FROM subscribers WHERE status = 'subscribed'"
         )
         assert f'<td class="n" data-count="subscribed">{subscribed}</td>' in page.text
-        data = re.search(r'<script type="application/json" id="growth-data">(.*?)</script>',
-                         page.text)
+        data = re.search(
+            r'<script type="application/json" id="growth-data">(.*?)</script>', page.text
+        )
         assert data is not None
         growth = json.loads(data[1])
         assert len(growth["t"]) == len(growth["subscribed"]) == len(growth["opted_out"]) == 30
         assert growth["subscribed"][-1] == AUDIENCE  # today's import, from the rollup
         assert sum(growth["subscribed"][:-1]) == 0
-        assert f'<tr data-source="import"><td class="text">import</td><td class="n">{AUDIENCE}' in page.text
+        assert (
+            f'<tr data-source="import"><td class="text">import</td><td class="n">{AUDIENCE}'
+            in page.text
+        )
 
         one = await browser.get("/audience", params={"bot": "news"})
         assert one.status_code == 200

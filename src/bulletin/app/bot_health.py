@@ -25,7 +25,7 @@ class BotPage:
     subscribed: int
     subscribers: int  # of every status
     campaigns: list[tuple[str, str]]  # (name, status) of the campaigns sending through it
-    latest: list[activity.Event]
+    latest: list[activity.Event]  # its runs' latest steps and revocations
 
 
 async def bots_page(pool: Pool) -> list[BotPage]:
@@ -37,9 +37,7 @@ async def bots_page(pool: Pool) -> list[BotPage]:
         recent = await dashboard_rows.recent_sends(connection, unfinished, dashboard.PACE_WINDOW_S)
         using = await dashboard_rows.bot_campaigns(connection)
         latest = {
-            row["id"]: await dashboard_rows.events(
-                connection, None, row["id"], activity.LATEST, LATEST_SHOWN
-            )
+            row["id"]: await dashboard_rows.bot_steps(connection, row["id"], LATEST_SHOWN)
             for row in rows
         }
     campaigns: dict[int, list[tuple[str, str]]] = {}

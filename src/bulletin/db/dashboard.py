@@ -81,3 +81,9 @@ async def event_kinds(connection: Connection) -> list[str]:
 async def bot_names(connection: Connection) -> list[str]:
     """Every bot's name, in order: the filters' choices."""
     return [row["name"] for row in await connection.fetch(sql("dashboard_bot_names"))]
+
+
+async def bot_steps(connection: Connection, bot_id: int, limit: int) -> list[dict[str, Any]]:
+    """A bot's latest run steps (run.started, run.finished, …) and revocations, newest first."""
+    rows = await connection.fetch(sql("dashboard_bot_steps"), bot_id, limit)
+    return [dict(row) for row in rows]

@@ -1427,6 +1427,21 @@ SELECT e.id, e.at, e.kind, e.chat_id, e.detail, e.run_id, e.bot_id,
  ORDER BY e.id DESC
  LIMIT $4;
 
+-- name: dashboard_bot_steps
+-- $1 bot_id, $2 limit
+-- The Bots page's latest of a bot: its runs' steps and its revocation, not every chat's
+-- outcome; events_bot_steps holds exactly these rows, in this order.
+SELECT e.id, e.at, e.kind, e.chat_id, e.detail, e.run_id, e.bot_id,
+       b.name AS bot_name, r.number AS run_number, c.name AS campaign_name
+  FROM events e
+  LEFT JOIN bots b ON b.id = e.bot_id
+  LEFT JOIN runs r ON r.id = e.run_id
+  LEFT JOIN campaigns c ON c.id = r.campaign_id
+ WHERE e.bot_id = $1
+   AND e.kind IN ('run.started', 'run.paused', 'run.resumed', 'run.finished', 'bot.revoked')
+ ORDER BY e.id DESC
+ LIMIT $2;
+
 -- name: dashboard_event_kinds
 -- (no parameters) Every kind of event recorded, each found by one probe of events_kind_at
 -- (a loose index scan), not by reading every event.

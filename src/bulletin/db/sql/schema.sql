@@ -277,6 +277,10 @@ CREATE INDEX events_kind_at ON events (kind, at);
 -- The Activity page by kind, a page at a time by id (keyset); one bot's events, newest first.
 CREATE INDEX events_kind_id ON events (kind, id);
 CREATE INDEX events_bot_id ON events (bot_id, id) WHERE bot_id IS NOT NULL;
+-- A bot's runs' steps and its revocation, newest first (the Bots page), without walking
+-- past every chat's outcome.
+CREATE INDEX events_bot_steps ON events (bot_id, id)
+ WHERE kind IN ('run.started', 'run.paused', 'run.resumed', 'run.finished', 'bot.revoked');
 
 -- Daily stats: rollups kept by the writes that settle deliveries and change subscribers --
 
