@@ -249,23 +249,30 @@ SELECT r.*, c.name AS campaign_name
 
 -- name: run_counts
 -- $1 run_id
-SELECT count(*) AS total,
-       count(*) FILTER (WHERE status = 'pending') AS pending,
-       count(*) FILTER (WHERE status = 'sending') AS sending,
-       count(*) FILTER (WHERE status = 'sent') AS sent,
-       count(*) FILTER (WHERE status = 'failed') AS failed,
-       count(*) FILTER (WHERE status = 'skipped') AS skipped,
-       count(*) FILTER (WHERE status = 'uncertain') AS uncertain,
-       count(*) FILTER (WHERE failure = 'blocked') AS blocked,
-       count(*) FILTER (WHERE failure = 'gone') AS gone,
-       min(sent_at) AS first_sent_at,
-       max(sent_at) AS last_sent_at,
+-- What `campaign status`, the API and the dashboard say of a run. The counts by status are
+-- the sums of run_delivery_counts, kept by the statements that write deliveries (a few rows
+-- per run, not one per delivery); the first and last send are two probes of
+-- deliveries_run_sent (only a sent delivery has a sent_at).
+SELECT coalesce(sum(c.pending + c.sending + c.sent + c.failed + c.skipped + c.uncertain), 0)
+           ::bigint AS total,
+       coalesce(sum(c.pending), 0)::bigint AS pending,
+       coalesce(sum(c.sending), 0)::bigint AS sending,
+       coalesce(sum(c.sent), 0)::bigint AS sent,
+       coalesce(sum(c.failed), 0)::bigint AS failed,
+       coalesce(sum(c.skipped), 0)::bigint AS skipped,
+       coalesce(sum(c.uncertain), 0)::bigint AS uncertain,
+       coalesce(sum(c.blocked), 0)::bigint AS blocked,
+       coalesce(sum(c.gone), 0)::bigint AS gone,
+       (SELECT min(d.sent_at) FROM deliveries d
+         WHERE d.run_id = $1 AND d.status = 'sent') AS first_sent_at,
+       (SELECT max(d.sent_at) FROM deliveries d
+         WHERE d.run_id = $1 AND d.status = 'sent') AS last_sent_at,
        (SELECT count(*) FROM events e
          WHERE e.run_id = $1 AND e.kind = 'delivery.retry') AS retried,
        (SELECT count(*) FROM events e
          WHERE e.run_id = $1 AND e.kind = 'delivery.rate_limited') AS rate_limited
-  FROM deliveries
- WHERE run_id = $1;
+  FROM run_delivery_counts c
+ WHERE c.run_id = $1;
 
 -- name: run_failures
 -- $1 run_id, $2 limit
@@ -816,14 +823,17 @@ RETURNING (SELECT count(*) FROM runs_cancelled) AS runs, (SELECT count(*) FROM s
 
 -- name: variant_counts
 -- $1 run_id
+-- From run_delivery_counts, as run_counts.
 SELECT v.name AS variant, v.language,
-       count(*) AS total,
-       count(*) FILTER (WHERE d.status = 'sent') AS sent,
-       count(*) FILTER (WHERE d.status = 'failed') AS failed,
-       count(*) FILTER (WHERE d.status IN ('pending', 'sending')) AS pending
-  FROM deliveries d JOIN variants v ON v.id = d.variant_id
- WHERE d.run_id = $1
+       sum(c.pending + c.sending + c.sent + c.failed + c.skipped + c.uncertain)::bigint
+           AS total,
+       sum(c.sent)::bigint AS sent,
+       sum(c.failed)::bigint AS failed,
+       sum(c.pending + c.sending)::bigint AS pending
+  FROM run_delivery_counts c JOIN variants v ON v.id = c.variant_id
+ WHERE c.run_id = $1
  GROUP BY v.id, v.name, v.language
+HAVING sum(c.pending + c.sending + c.sent + c.failed + c.skipped + c.uncertain) > 0
  ORDER BY v.id;
 
 -- name: sample_recipients
@@ -1344,16 +1354,18 @@ SELECT d.error, min(coalesce(d.failure, d.status)) AS failure, count(*) AS deliv
 -- name: dashboard_variant_results
 -- $1 run_id
 -- A run's results per variant, as an A/B test reads them: blocked is among failed, as
--- campaign status counts it.
+-- campaign status counts it. From run_delivery_counts, as run_counts.
 SELECT v.name AS variant, v.language,
-       count(*) AS total,
-       count(*) FILTER (WHERE d.status = 'sent') AS sent,
-       count(*) FILTER (WHERE d.status = 'failed') AS failed,
-       count(*) FILTER (WHERE d.failure = 'blocked') AS blocked,
-       count(*) FILTER (WHERE d.status IN ('pending', 'sending')) AS pending
-  FROM deliveries d JOIN variants v ON v.id = d.variant_id
- WHERE d.run_id = $1
+       sum(c.pending + c.sending + c.sent + c.failed + c.skipped + c.uncertain)::bigint
+           AS total,
+       sum(c.sent)::bigint AS sent,
+       sum(c.failed)::bigint AS failed,
+       sum(c.blocked)::bigint AS blocked,
+       sum(c.pending + c.sending)::bigint AS pending
+  FROM run_delivery_counts c JOIN variants v ON v.id = c.variant_id
+ WHERE c.run_id = $1
  GROUP BY v.id, v.name, v.language
+HAVING sum(c.pending + c.sending + c.sent + c.failed + c.skipped + c.uncertain) > 0
  ORDER BY v.id;
 
 -- name: dashboard_sources

@@ -1,4 +1,4 @@
--- The whole schema as migrations 0001–0008 leave it, to read in one place. Nothing runs this
+-- The whole schema as the migrations leave it, to read in one place. Nothing runs this
 -- file: `bulletin init` applies the migrations. tests/db/test_schema.py applies every migration
 -- to one empty database and this file to another and compares their catalogs (columns,
 -- defaults, constraints, indexes, functions, sequences), so it cannot drift from them.
@@ -233,6 +233,93 @@ CREATE INDEX deliveries_sending ON deliveries (bot_id) WHERE status = 'sending';
 CREATE INDEX deliveries_run_status ON deliveries (run_id, status);
 -- Sends per time bucket of a run (the dashboard's throughput chart and msgs/s now).
 CREATE INDEX deliveries_run_sent ON deliveries (run_id, sent_at) WHERE status = 'sent';
+-- A page of a run's report by keyset (the dashboard's, the API's).
+CREATE INDEX deliveries_run_id ON deliveries (run_id, id);
+
+-- Each run's deliveries counted by status and variant, kept by the statements that write
+-- deliveries (statement-level triggers), so `campaign status`, the API and every dashboard
+-- poll read a few rows instead of counting the run's deliveries. Append-only: each
+-- statement adds one row of changes per (run, variant) it touched; a reader sums them.
+CREATE TABLE run_delivery_counts (
+    id          bigserial PRIMARY KEY,
+    run_id      bigint NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    variant_id  bigint NOT NULL,
+    pending     bigint NOT NULL DEFAULT 0,
+    sending     bigint NOT NULL DEFAULT 0,
+    sent        bigint NOT NULL DEFAULT 0,
+    failed      bigint NOT NULL DEFAULT 0,
+    skipped     bigint NOT NULL DEFAULT 0,
+    uncertain   bigint NOT NULL DEFAULT 0,
+    blocked     bigint NOT NULL DEFAULT 0,   -- failure = 'blocked', whatever the status
+    gone        bigint NOT NULL DEFAULT 0    -- failure = 'gone'
+);
+
+CREATE INDEX run_delivery_counts_run ON run_delivery_counts (run_id);
+
+-- Statement-level triggers with transition tables: one aggregate per statement, however
+-- many rows it wrote, and every path counted alike (a snapshot, a claim, an outcome, a
+-- cancel, a crash's settling, a forgotten chat's deliveries deleted by cascade). Each row
+-- written counts +1 in its new status, -1 in its old one. A run deleted with its
+-- deliveries leaves nothing to count (its counts went with it).
+CREATE FUNCTION add_delivery_counts(
+    run_ids bigint[], variant_ids bigint[], statuses text[], failures text[], signs integer[]
+) RETURNS void
+    LANGUAGE sql
+BEGIN ATOMIC
+    INSERT INTO run_delivery_counts (run_id, variant_id, pending, sending, sent, failed,
+                                     skipped, uncertain, blocked, gone)
+    SELECT c.run_id, c.variant_id, c.pending, c.sending, c.sent, c.failed, c.skipped,
+           c.uncertain, c.blocked, c.gone
+      FROM (
+          SELECT u.run_id, u.variant_id,
+                 coalesce(sum(u.sign) FILTER (WHERE u.status = 'pending'), 0) AS pending,
+                 coalesce(sum(u.sign) FILTER (WHERE u.status = 'sending'), 0) AS sending,
+                 coalesce(sum(u.sign) FILTER (WHERE u.status = 'sent'), 0) AS sent,
+                 coalesce(sum(u.sign) FILTER (WHERE u.status = 'failed'), 0) AS failed,
+                 coalesce(sum(u.sign) FILTER (WHERE u.status = 'skipped'), 0) AS skipped,
+                 coalesce(sum(u.sign) FILTER (WHERE u.status = 'uncertain'), 0) AS uncertain,
+                 coalesce(sum(u.sign) FILTER (WHERE u.failure = 'blocked'), 0) AS blocked,
+                 coalesce(sum(u.sign) FILTER (WHERE u.failure = 'gone'), 0) AS gone
+            FROM unnest(run_ids, variant_ids, statuses, failures, signs)
+                 AS u (run_id, variant_id, status, failure, sign)
+           GROUP BY u.run_id, u.variant_id
+      ) AS c
+      JOIN runs r ON r.id = c.run_id
+     WHERE (c.pending, c.sending, c.sent, c.failed, c.skipped, c.uncertain, c.blocked, c.gone)
+           <> (0, 0, 0, 0, 0, 0, 0, 0)
+     ORDER BY c.run_id, c.variant_id;
+END;
+
+CREATE FUNCTION count_deliveries() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        PERFORM add_delivery_counts(array_agg(run_id), array_agg(variant_id),
+                                    array_agg(status), array_agg(failure), array_agg(1))
+           FROM new_rows;
+    ELSIF TG_OP = 'UPDATE' THEN
+        PERFORM add_delivery_counts(array_agg(run_id), array_agg(variant_id),
+                                    array_agg(status), array_agg(failure), array_agg(sign))
+           FROM (SELECT run_id, variant_id, status, failure, -1 AS sign FROM old_rows
+                 UNION ALL
+                 SELECT run_id, variant_id, status, failure, 1 FROM new_rows) AS change;
+    ELSE
+        PERFORM add_delivery_counts(array_agg(run_id), array_agg(variant_id),
+                                    array_agg(status), array_agg(failure), array_agg(-1))
+           FROM old_rows;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER deliveries_counted_insert AFTER INSERT ON deliveries
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION count_deliveries();
+CREATE TRIGGER deliveries_counted_update AFTER UPDATE ON deliveries
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION count_deliveries();
+CREATE TRIGGER deliveries_counted_delete AFTER DELETE ON deliveries
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION count_deliveries();
+
 
 -- Every message of a bot that is not a campaign delivery (a listener's reply, a pre-flight
 -- test send), queued so it goes out through the one worker holding the bot's lease, at that
