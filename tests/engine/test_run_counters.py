@@ -14,6 +14,7 @@ import asyncpg
 
 from bulletin import config
 from bulletin.db import campaigns as campaign_rows
+from bulletin.db import dashboard as dashboard_rows
 from bulletin.db import runs as run_rows
 from bulletin.db.deliveries import DeliveryStore
 from bulletin.sandbox import Faults, Sandbox, World
@@ -36,6 +37,13 @@ SELECT count(*) AS total,
        max(sent_at) AS last_sent_at
   FROM deliveries
  WHERE run_id = $1"""
+# What the throughput chart read before run_sends: the sent deliveries per second.
+PER_SECOND = """
+SELECT floor(extract(epoch FROM sent_at))::bigint AS second, count(*) AS sent
+  FROM deliveries
+ WHERE run_id = $1 AND status = 'sent'
+ GROUP BY 1
+ ORDER BY 1"""
 FIGURES = (
     "total", "pending", "sending", "sent", "failed", "skipped", "uncertain", "blocked", "gone",
     "first_sent_at", "last_sent_at",
@@ -72,7 +80,12 @@ async def test_counters__lost_answers_5xx_orphans_and_consent_skips__equal_a_cou
         store = LosesEveryOtherRecordAnswer(DeliveryStore(pool))
         await run_until_finished(store, settings, run.id)
         counters, counted = await counters_and_count(pool, run.id)
+        async with pool.acquire() as connection:
+            per_second = await dashboard_rows.throughput(connection, run.id, 1)
     assert midway[0] == midway[1]
+    assert per_second == [
+        (row["second"], row["sent"]) for row in await pool.fetch(PER_SECOND, run.id)
+    ]
     assert store.lost >= 1
     assert counters == counted
     assert (counters["uncertain"], counters["skipped"]) == (5, 3)

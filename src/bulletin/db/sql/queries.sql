@@ -1302,11 +1302,13 @@ SELECT r.*, c.name AS campaign_name
 -- name: dashboard_recent_sends
 -- $1 run_ids (bigint[]), $2 window (seconds)
 -- Messages sent in the last moments, per run and bot: the pace now, not the run's average.
--- deliveries_run_sent holds exactly these rows, in this order.
+-- deliveries_run_sent holds exactly these rows, in this order; now() (this statement's
+-- start: the dashboard reads outside a transaction), not the volatile clock_timestamp(),
+-- so the window bounds the index scan instead of filtering the run's every sent row.
 SELECT d.run_id, d.bot_id, count(*) AS sent
   FROM deliveries d
  WHERE d.run_id = ANY($1::bigint[]) AND d.status = 'sent'
-   AND d.sent_at > clock_timestamp() - make_interval(secs => $2)
+   AND d.sent_at > now() - make_interval(secs => $2)
  GROUP BY d.run_id, d.bot_id;
 
 -- name: dashboard_bot_health
@@ -1333,11 +1335,13 @@ SELECT b.id, b.name, b.username, b.status, b.rate_per_s, b.paid_broadcast, b.pai
 
 -- name: dashboard_throughput
 -- $1 run_id, $2 bucket width (seconds)
--- A run's sends per time bucket, from deliveries_run_sent; buckets with none are absent.
-SELECT (floor(extract(epoch FROM d.sent_at) / $2) * $2)::bigint AS bucket, count(*) AS sent
-  FROM deliveries d
- WHERE d.run_id = $1 AND d.status = 'sent'
+-- A run's sends per time bucket, from run_sends (its sends per second, kept by the
+-- statements that write deliveries); buckets with none are absent.
+SELECT (s.second / $2::bigint * $2::bigint)::bigint AS bucket, sum(s.sent)::bigint AS sent
+  FROM run_sends s
+ WHERE s.run_id = $1
  GROUP BY 1
+HAVING sum(s.sent) > 0
  ORDER BY 1;
 
 -- name: dashboard_run_errors
