@@ -5,7 +5,8 @@ campaign holding --deliveries deliveries (10,000,000): 20 finished runs, one a d
 run sending now, half of it sent (all INSERT … SELECT generate_series, then VACUUM ANALYZE
 as autovacuum would). Starts a real `bulletin serve`, signs in with an admin token through
 the login form, and times ~20 requests of the overview (/), the running run's page and its
-live fragment (what the page polls every 2 s). Prints the median and p95 of each, as seen
+live fragment (what the page polls every 2 s), and for the record the Bots page's live
+fragment, the Audience and Activity pages. Prints the median and p95 of each, as seen
 by an HTTP client on the same machine (so: server time plus a loopback round trip); with
 --queries, also the time of the SQL those pages run. Goal: ≤ 200 ms each. Asserts nothing.
 Usage: python bench/dashboard.py [--subscribers N] [--deliveries N] [--requests N] [--queries]
@@ -182,7 +183,10 @@ def pages(url: str, token: str, number: int, count: int) -> list[str]:
             return call
 
         run = f"/campaigns/digest/runs/{number}"
-        return [row(f"GET {path}", timed(get(path), count)) for path in ("/", run, f"{run}/live")]
+        goals = [row(f"GET {path}", timed(get(path), count)) for path in ("/", run, f"{run}/live")]
+        # The other pages, for the record (no goal set): the Bots page polls every 2 s.
+        others = ("/fragments/bots", "/audience", "/activity", f"{run}/throughput.json")
+        return [*goals, "other pages:", *(row(f"GET {p}", timed(get(p), count)) for p in others)]
 
 
 async def queries(url: str, number: int, count: int) -> list[str]:

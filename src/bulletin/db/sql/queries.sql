@@ -1329,7 +1329,7 @@ SELECT b.id, b.name, b.username, b.status, b.rate_per_s, b.paid_broadcast, b.pai
              )) AS until
         FROM events e
        WHERE e.kind = 'delivery.rate_limited' AND e.bot_id = b.id
-         AND e.at > clock_timestamp() - interval '1 hour'
+         AND e.at > now() - interval '1 hour'  -- now(): bounds the index scan
   ) limited ON true
  ORDER BY b.name;
 
@@ -1409,7 +1409,7 @@ SELECT b.id, b.name, b.username, b.status, b.rate_per_s, b.paid_broadcast, b.pai
              )) AS until
         FROM events e
        WHERE e.kind = 'delivery.rate_limited' AND e.bot_id = b.id
-         AND e.at > clock_timestamp() - interval '1 hour'
+         AND e.at > now() - interval '1 hour'  -- now(): bounds the index scan
   ) limited ON true
  ORDER BY b.name;
 
