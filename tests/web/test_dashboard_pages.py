@@ -111,6 +111,10 @@ async def test_bots__a_bot_with_subscribers__its_health_pace_subscribers_and_cam
         assert "/ 500</dd>" in page.text  # the bot's limit
         assert '<dd data-figure="subscribed">' in page.text
         assert "Campaigns:" in page.text
+        # The poll swaps each bot's health in place, by id (htmx out-of-band swaps).
         live = await browser.get("/fragments/bots")
         assert live.status_code == 200
-        assert live.text.startswith('<div id="bots-live"')
+        assert live.text.lstrip().startswith(
+            f'<div class="health" id="health-{world_bot.id}" hx-swap-oob="true">'
+        )
+        assert f'id="health-{world_bot.id}"' in page.text

@@ -67,6 +67,7 @@ class LiveRun:
 class BotHealth:
     """One bot: is it sending, how fast against its limit, is Telegram slowing it, who holds it."""
 
+    id: int
     name: str
     username: str
     status: str  # active, disabled, revoked, or "paused by 429"
@@ -160,6 +161,7 @@ def health_of(health: list[dict[str, Any]], recent: list[dict[str, Any]]) -> lis
         waiting = until is not None and until > now and row["status"] == "active"
         found.append(
             BotHealth(
+                id=row["id"],
                 name=row["name"],
                 username=row["username"],
                 status="paused by 429" if waiting else row["status"],

@@ -56,8 +56,14 @@ async def sources(connection: Connection, bot_id: int | None, limit: int) -> lis
 
 
 async def bots(connection: Connection) -> list[dict[str, Any]]:
-    """Every bot with its lease holder, its 429s (last hour, last ever) and subscribers."""
+    """Every bot with its lease holder and its 429s (last hour, last ever)."""
     return [dict(row) for row in await connection.fetch(sql("dashboard_bots"))]
+
+
+async def bot_subscribers(connection: Connection) -> dict[int, tuple[int, int]]:
+    """bot id: (subscribed, subscribers of every status), for bots with any."""
+    rows = await connection.fetch(sql("dashboard_bot_subscribers"))
+    return {row["bot_id"]: (row["subscribed"], row["subscribers"]) for row in rows}
 
 
 async def bot_campaigns(connection: Connection) -> list[dict[str, Any]]:

@@ -1387,18 +1387,15 @@ SELECT coalesce(s.source, '') AS source,
  LIMIT $2;
 
 -- name: dashboard_bots
--- (no parameters) The Bots page: every bot as dashboard_bot_health reads it, with the last
--- 429 it ever got and its subscribers (subscribers_bot_status: index-only counts).
+-- (no parameters) The Bots page's live part: every bot as dashboard_bot_health reads it,
+-- with the last 429 it ever got.
 SELECT b.id, b.name, b.username, b.status, b.rate_per_s, b.paid_broadcast, b.paid_rate_per_s,
        l.worker_id, l.expires_at AS lease_expires_at,
        limited.answers AS rate_limited_1h,
        limited.until AS rate_limited_until,
        (SELECT e.at FROM events e
          WHERE e.kind = 'delivery.rate_limited' AND e.bot_id = b.id
-         ORDER BY e.at DESC LIMIT 1) AS last_rate_limited_at,
-       (SELECT count(*) FROM subscribers s
-         WHERE s.bot_id = b.id AND s.status = 'subscribed') AS subscribed,
-       (SELECT count(*) FROM subscribers s WHERE s.bot_id = b.id) AS subscribers
+         ORDER BY e.at DESC LIMIT 1) AS last_rate_limited_at
   FROM bots b
   LEFT JOIN bot_leases l ON l.bot_id = b.id AND l.expires_at > clock_timestamp()
   LEFT JOIN LATERAL (
@@ -1412,6 +1409,14 @@ SELECT b.id, b.name, b.username, b.status, b.rate_per_s, b.paid_broadcast, b.pai
          AND e.at > now() - interval '1 hour'  -- now(): bounds the index scan
   ) limited ON true
  ORDER BY b.name;
+
+-- name: dashboard_bot_subscribers
+-- (no parameters) Each bot's subscribers, subscribed and of every status: one pass over
+-- subscribers_bot_status (an index-only scan), read when the Bots page loads, not polled.
+SELECT bot_id, count(*) FILTER (WHERE status = 'subscribed') AS subscribed,
+       count(*) AS subscribers
+  FROM subscribers
+ GROUP BY bot_id;
 
 -- name: dashboard_bot_campaigns
 -- (no parameters) Which campaigns use which bot: the campaign's own bot, or a bot its

@@ -140,8 +140,8 @@ async def bots(request: Request, session: SessionOf) -> Response:
 
 @router.get("/fragments/bots")
 async def bots_live(request: Request, session: SessionOf) -> Response:
-    found = await bot_health.bots_page(pool_of(request))
-    return render.page(request, "_bots_live.html", bots=found, live_every=LIVE_EVERY)
+    found = await bot_health.bots_live(pool_of(request))
+    return render.page(request, "_bots_live.html", bots=found)
 
 
 @router.get("/activity")
