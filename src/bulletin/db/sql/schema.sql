@@ -270,83 +270,82 @@ CREATE INDEX run_sends_run ON run_sends (run_id, second);
 
 -- Statement-level triggers with transition tables: one aggregate per statement, however
 -- many rows it wrote, and every path counted alike (a snapshot, a claim, an outcome, a
--- cancel, a crash's settling, a forgotten chat's deliveries deleted by cascade). Each row
--- written counts +1 in its new status, -1 in its old one. A run deleted with its
--- deliveries leaves nothing to count (its counts went with it).
-CREATE FUNCTION add_delivery_counts(
-    run_ids bigint[], variant_ids bigint[], statuses text[], failures text[], signs integer[]
-) RETURNS void
-    LANGUAGE sql
-BEGIN ATOMIC
-    INSERT INTO run_delivery_counts (run_id, variant_id, pending, sending, sent, failed,
-                                     skipped, uncertain, blocked, gone)
-    SELECT c.run_id, c.variant_id, c.pending, c.sending, c.sent, c.failed, c.skipped,
-           c.uncertain, c.blocked, c.gone
-      FROM (
-          SELECT u.run_id, u.variant_id,
-                 coalesce(sum(u.sign) FILTER (WHERE u.status = 'pending'), 0) AS pending,
-                 coalesce(sum(u.sign) FILTER (WHERE u.status = 'sending'), 0) AS sending,
-                 coalesce(sum(u.sign) FILTER (WHERE u.status = 'sent'), 0) AS sent,
-                 coalesce(sum(u.sign) FILTER (WHERE u.status = 'failed'), 0) AS failed,
-                 coalesce(sum(u.sign) FILTER (WHERE u.status = 'skipped'), 0) AS skipped,
-                 coalesce(sum(u.sign) FILTER (WHERE u.status = 'uncertain'), 0) AS uncertain,
-                 coalesce(sum(u.sign) FILTER (WHERE u.failure = 'blocked'), 0) AS blocked,
-                 coalesce(sum(u.sign) FILTER (WHERE u.failure = 'gone'), 0) AS gone
-            FROM unnest(run_ids, variant_ids, statuses, failures, signs)
-                 AS u (run_id, variant_id, status, failure, sign)
-           GROUP BY u.run_id, u.variant_id
-      ) AS c
-      JOIN runs r ON r.id = c.run_id
-     WHERE (c.pending, c.sending, c.sent, c.failed, c.skipped, c.uncertain, c.blocked, c.gone)
-           <> (0, 0, 0, 0, 0, 0, 0, 0)
-     ORDER BY c.run_id, c.variant_id;
-END;
-
-CREATE FUNCTION add_sends(
-    run_ids bigint[], bot_ids bigint[], sent_ats timestamptz[], signs integer[]
-) RETURNS void
-    LANGUAGE sql
-BEGIN ATOMIC
-    INSERT INTO run_sends (run_id, bot_id, second, sent)
-    SELECT u.run_id, u.bot_id, floor(extract(epoch FROM u.sent_at))::bigint, sum(u.sign)
-      FROM unnest(run_ids, bot_ids, sent_ats, signs) AS u (run_id, bot_id, sent_at, sign)
-      JOIN runs r ON r.id = u.run_id
-     WHERE u.sent_at IS NOT NULL
-     GROUP BY u.run_id, u.bot_id, 3
-    HAVING sum(u.sign) <> 0
-     ORDER BY u.run_id, u.bot_id, 3;
-END;
-
+-- cancel, a crash's settling, a forgotten chat's deliveries deleted by cascade).
+-- One function for the three triggers; plain INSERT … SELECT from the transition tables, so
+-- a batch of outcomes costs two small aggregates and one or two appended rows.
 CREATE FUNCTION count_deliveries() RETURNS trigger
     LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        PERFORM add_delivery_counts(array_agg(run_id), array_agg(variant_id),
-                                    array_agg(status), array_agg(failure), array_agg(1))
-           FROM new_rows;
-        PERFORM add_sends(array_agg(run_id), array_agg(bot_id), array_agg(sent_at),
-                          array_agg(1))
-           FROM new_rows WHERE status = 'sent';
+        INSERT INTO run_delivery_counts (run_id, variant_id, pending, sending, sent, failed, skipped, uncertain, blocked, gone)
+        SELECT run_id, variant_id,
+                   coalesce(sum(1) FILTER (WHERE status = 'pending'), 0) AS pending,
+                   coalesce(sum(1) FILTER (WHERE status = 'sending'), 0) AS sending,
+                   coalesce(sum(1) FILTER (WHERE status = 'sent'), 0) AS sent,
+                   coalesce(sum(1) FILTER (WHERE status = 'failed'), 0) AS failed,
+                   coalesce(sum(1) FILTER (WHERE status = 'skipped'), 0) AS skipped,
+                   coalesce(sum(1) FILTER (WHERE status = 'uncertain'), 0) AS uncertain,
+                   coalesce(sum(1) FILTER (WHERE failure = 'blocked'), 0) AS blocked,
+                   coalesce(sum(1) FILTER (WHERE failure = 'gone'), 0) AS gone
+          FROM new_rows
+         GROUP BY run_id, variant_id;
+        INSERT INTO run_sends (run_id, bot_id, second, sent)
+        SELECT run_id, bot_id, floor(extract(epoch FROM sent_at))::bigint, count(*)
+          FROM new_rows
+         WHERE status = 'sent' AND sent_at IS NOT NULL
+         GROUP BY 1, 2, 3;
     ELSIF TG_OP = 'UPDATE' THEN
-        PERFORM add_delivery_counts(array_agg(run_id), array_agg(variant_id),
-                                    array_agg(status), array_agg(failure), array_agg(sign))
-           FROM (SELECT run_id, variant_id, status, failure, -1 AS sign FROM old_rows
-                 UNION ALL
-                 SELECT run_id, variant_id, status, failure, 1 FROM new_rows) AS change;
-        -- Only rows that became sent, or stopped being sent, or whose send time moved.
-        PERFORM add_sends(array_agg(run_id), array_agg(bot_id), array_agg(sent_at),
-                          array_agg(sign))
-           FROM (SELECT run_id, bot_id, sent_at, -1 AS sign FROM old_rows WHERE status = 'sent'
-                 UNION ALL
-                 SELECT run_id, bot_id, sent_at, 1 FROM new_rows WHERE status = 'sent')
-                AS change;
+        -- -1 in each row's old status, +1 in its new one; a row whose status and failure
+        -- did not change adds nothing.
+        INSERT INTO run_delivery_counts (run_id, variant_id, pending, sending, sent, failed, skipped, uncertain, blocked, gone)
+        SELECT * FROM (
+            SELECT run_id, variant_id,
+                   coalesce(sum(sign) FILTER (WHERE status = 'pending'), 0) AS pending,
+                   coalesce(sum(sign) FILTER (WHERE status = 'sending'), 0) AS sending,
+                   coalesce(sum(sign) FILTER (WHERE status = 'sent'), 0) AS sent,
+                   coalesce(sum(sign) FILTER (WHERE status = 'failed'), 0) AS failed,
+                   coalesce(sum(sign) FILTER (WHERE status = 'skipped'), 0) AS skipped,
+                   coalesce(sum(sign) FILTER (WHERE status = 'uncertain'), 0) AS uncertain,
+                   coalesce(sum(sign) FILTER (WHERE failure = 'blocked'), 0) AS blocked,
+                   coalesce(sum(sign) FILTER (WHERE failure = 'gone'), 0) AS gone
+              FROM (SELECT run_id, variant_id, status, failure, -1 AS sign FROM old_rows
+                    UNION ALL
+                    SELECT run_id, variant_id, status, failure, 1 FROM new_rows) AS change
+             GROUP BY run_id, variant_id
+        ) AS c
+         WHERE (c.pending, c.sending, c.sent, c.failed, c.skipped, c.uncertain, c.blocked,
+                c.gone) <> (0, 0, 0, 0, 0, 0, 0, 0);
+        INSERT INTO run_sends (run_id, bot_id, second, sent)
+        SELECT run_id, bot_id, floor(extract(epoch FROM sent_at))::bigint, sum(sign)
+          FROM (SELECT run_id, bot_id, sent_at, -1 AS sign FROM old_rows WHERE status = 'sent'
+                UNION ALL
+                SELECT run_id, bot_id, sent_at, 1 FROM new_rows WHERE status = 'sent')
+               AS change
+         WHERE sent_at IS NOT NULL
+         GROUP BY 1, 2, 3
+        HAVING sum(sign) <> 0;
     ELSE
-        PERFORM add_delivery_counts(array_agg(run_id), array_agg(variant_id),
-                                    array_agg(status), array_agg(failure), array_agg(-1))
-           FROM old_rows;
-        PERFORM add_sends(array_agg(run_id), array_agg(bot_id), array_agg(sent_at),
-                          array_agg(-1))
-           FROM old_rows WHERE status = 'sent';
+        -- Deleted with their run (a campaign deleted): nothing left to count.
+        INSERT INTO run_delivery_counts (run_id, variant_id, pending, sending, sent, failed, skipped, uncertain, blocked, gone)
+        SELECT * FROM (
+            SELECT run_id, variant_id,
+                   coalesce(sum(-1) FILTER (WHERE status = 'pending'), 0) AS pending,
+                   coalesce(sum(-1) FILTER (WHERE status = 'sending'), 0) AS sending,
+                   coalesce(sum(-1) FILTER (WHERE status = 'sent'), 0) AS sent,
+                   coalesce(sum(-1) FILTER (WHERE status = 'failed'), 0) AS failed,
+                   coalesce(sum(-1) FILTER (WHERE status = 'skipped'), 0) AS skipped,
+                   coalesce(sum(-1) FILTER (WHERE status = 'uncertain'), 0) AS uncertain,
+                   coalesce(sum(-1) FILTER (WHERE failure = 'blocked'), 0) AS blocked,
+                   coalesce(sum(-1) FILTER (WHERE failure = 'gone'), 0) AS gone
+              FROM old_rows
+             WHERE run_id IN (SELECT id FROM runs)
+             GROUP BY run_id, variant_id
+        ) AS c;
+        INSERT INTO run_sends (run_id, bot_id, second, sent)
+        SELECT run_id, bot_id, floor(extract(epoch FROM sent_at))::bigint, -count(*)
+          FROM old_rows
+         WHERE status = 'sent' AND sent_at IS NOT NULL AND run_id IN (SELECT id FROM runs)
+         GROUP BY 1, 2, 3;
     END IF;
     RETURN NULL;
 END
