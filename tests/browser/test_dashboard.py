@@ -9,6 +9,10 @@ import asyncpg
 import pytest
 from playwright.async_api import Browser, Page
 
+from bulletin import config
+from bulletin.db.updates import UpdateStore
+from bulletin.telegram.client import BotClient
+from bulletin.telegram.listener import Listener, poll_all
 from tests.browser.conftest import (
     AUDIENCE,
     WIDTHS,
@@ -46,17 +50,18 @@ async def figure_above(page: Page, selector: str, floor: int, timeout_s: float =
             await asyncio.sleep(0.1)
 
 
-async def canvas_drawn(page: Page) -> bool:
+async def canvas_drawn(page: Page, selector: str = "#chart canvas") -> bool:
     return bool(
         await page.evaluate(
-            """() => {
-                const canvas = document.querySelector('#chart canvas');
+            """(selector) => {
+                const canvas = document.querySelector(selector);
                 if (!canvas || !canvas.width || !canvas.height) return false;
                 const pixels = canvas.getContext('2d')
                     .getImageData(0, 0, canvas.width, canvas.height).data;
                 for (let i = 3; i < pixels.length; i += 4) if (pixels[i] !== 0) return true;
                 return false;
-            }"""
+            }""",
+            selector,
         )
     )
 
@@ -185,3 +190,75 @@ async def test_viewer__no_action_buttons_and_posts_refused__forged_post_refused(
     await login.get_by_role("button", name="Sign in").click()
     await login.locator("#login-problem").wait_for()
     await shoot(login, "login")
+
+
+PERSON = 100_000_777  # not in the world's audience: comes through a deep link
+
+
+async def deep_link_start(setup: Setup, pool: asyncpg.Pool, payload: str) -> None:
+    """A person opens t.me/bot?start=<payload> and presses Start; the listener records it."""
+    client = BotClient(setup.bot.token, setup.bot.api_url)
+    listener = Listener(setup.bot, client, UpdateStore(pool), config.ListenerSettings())
+    stop = asyncio.Event()
+    polling = asyncio.create_task(poll_all([listener], stop))
+    try:
+        setup.sandbox.actions.start(setup.bot.id, PERSON, payload)
+        await wait_for(pool, "SELECT EXISTS (SELECT 1 FROM subscribers WHERE chat_id = $1)", PERSON)
+    finally:
+        stop.set()
+        await polling
+        await client.close()
+
+
+async def test_audience_bots_activity__imports_a_deep_link_and_a_run__growth_drawn_run_shown(
+    browser: Browser, setup: Setup, pool: asyncpg.Pool
+) -> None:
+    # Earlier days as the rollups hold them; today's growth is the fixture's real import of
+    # AUDIENCE chats and one deep link's /start through the listener.
+    await pool.execute(
+        "INSERT INTO daily_bot_stats (day, bot_id, subscribed, opted_out)"
+        " SELECT (now() AT TIME ZONE 'UTC')::date - back, $1, joined, left_chats"
+        " FROM (VALUES (6, 40, 2), (2, 25, 5)) AS earlier (back, joined, left_chats)",
+        setup.bot.id,
+    )
+    await apply_campaign(setup, "launch", start=True)
+    await deep_link_start(setup, pool, "spring")
+
+    page = await signed_in(browser, setup, setup.admin)
+    await page.get_by_role("link", name="Audience").click()
+    await page.wait_for_url("**/audience")
+    await page.locator("#growth-chart canvas").first.wait_for()
+    assert await canvas_drawn(page, "#growth-chart canvas")
+    growth = json.loads(await page.locator("#growth-data").inner_text())
+    assert growth["subscribed"][-1] == AUDIENCE + 1
+    assert growth["subscribed"][-3] == 25
+    assert growth["subscribed"][-7] == 40
+    assert sum(growth["opted_out"]) == 7
+    assert await figure(page, "[data-figure=joined]") == 40 + 25 + AUDIENCE + 1
+    assert await page.locator("tr[data-source=spring] td.n").first.inner_text() == "1"
+    await shoot(page, "audience")
+
+    # After the run: its steps on the Bots page and in the activity, as lines.
+    await wait_for(pool, "SELECT EXISTS (SELECT 1 FROM events WHERE kind = 'run.finished')")
+    sent = await pool.fetchval("SELECT count(*) FROM deliveries WHERE status = 'sent'")
+    await page.get_by_role("link", name="Bots").click()
+    card = page.locator("[data-bot=news]")
+    finished = card.locator(".events li[data-kind='run.finished']")
+    await finished.wait_for()
+    assert f"Run 1 of launch finished, done: {sent} sent" in await finished.inner_text()
+    assert await card.locator(".events li[data-kind='run.started']").count() == 1
+    assert await card.get_by_role("link", name="launch").count() == 1
+    await shoot(page, "bots")
+
+    await page.get_by_role("link", name="Activity").click()
+    await page.wait_for_url("**/activity")
+    lines = page.locator("ol.activity li")
+    assert await lines.first.get_attribute("data-kind") == "run.finished"
+    subscribed = page.locator("li[data-kind='subscriber.subscribed']")
+    assert f"Chat {PERSON} subscribed to news (source: spring)" in await subscribed.inner_text()
+    await shoot(page, "activity")
+    await page.get_by_label("Kind").select_option("run.started")
+    await page.get_by_role("button", name="Show").click()
+    await page.wait_for_url("**/activity?kind=run.started*")
+    assert await lines.count() == 1
+    assert "Run 1 of launch started: 120 chats" in await lines.first.inner_text()

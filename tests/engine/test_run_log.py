@@ -51,3 +51,14 @@ async def test_log_changes__three_processes_race__each_change_logged_once(
         await campaign_rows.cancel(connection, campaign)
     await three_look()
     assert actions_logged(caplog) == ["action=run_finished"]
+
+    # Each logged step is an event of the activity too, recorded once, with its bot.
+    events = await pool.fetch("SELECT kind, bot_id, detail FROM events ORDER BY id")
+    assert [(e["kind"], e["bot_id"]) for e in events] == [
+        (kind, bot.id) for kind in ("run.started", "run.paused", "run.finished")
+    ]
+    assert [e["detail"] for e in events] == [
+        "10 chats",
+        "held for a check",
+        "cancelled: 0 sent, 0 failed (0 blocked, 0 gone), 10 skipped, 0 uncertain",
+    ]

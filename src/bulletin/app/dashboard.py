@@ -67,6 +67,7 @@ class LiveRun:
 class BotHealth:
     """One bot: is it sending, how fast against its limit, is Telegram slowing it, who holds it."""
 
+    id: int
     name: str
     username: str
     status: str  # active, disabled, revoked, or "paused by 429"
@@ -128,7 +129,7 @@ async def overview(pool: Pool) -> Overview:
         live, recent = await _live(connection, shown)
         health = await dashboard_rows.bot_health(connection)
     today = (await stats.daily(pool, days=1)).totals
-    return Overview(live, today, _bots(health, recent), datetime.now(UTC))
+    return Overview(live, today, health_of(health, recent), datetime.now(UTC))
 
 
 async def _live(
@@ -148,7 +149,8 @@ async def _live(
     return found, recent
 
 
-def _bots(health: list[dict[str, Any]], recent: list[dict[str, Any]]) -> list[BotHealth]:
+def health_of(health: list[dict[str, Any]], recent: list[dict[str, Any]]) -> list[BotHealth]:
+    """Each bot of `health` (dashboard_bot_health rows) with its pace from `recent` sends."""
     per_bot: defaultdict[int, int] = defaultdict(int)
     for row in recent:
         per_bot[row["bot_id"]] += row["sent"]
@@ -159,6 +161,7 @@ def _bots(health: list[dict[str, Any]], recent: list[dict[str, Any]]) -> list[Bo
         waiting = until is not None and until > now and row["status"] == "active"
         found.append(
             BotHealth(
+                id=row["id"],
                 name=row["name"],
                 username=row["username"],
                 status="paused by 429" if waiting else row["status"],

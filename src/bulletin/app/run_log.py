@@ -1,4 +1,6 @@
-"""`serve`'s log of runs: one line when a run starts, pauses, resumes or finishes, with counts.
+"""`serve`'s log of runs: one line when a run starts, pauses, resumes or finishes, with counts,
+and the same step recorded as an event (run.started, run.paused, run.resumed, run.finished)
+for the dashboard's activity.
 
 Every serve process looks each second; the database hands each change to one of them
 (runs.logged_status, claimed with SKIP LOCKED), so a line is written once however many
@@ -50,14 +52,39 @@ def line(action: str, run: models.Run, counts: models.RunCounts) -> str:
     return fields
 
 
+def event(action: str, run: models.Run, counts: models.RunCounts, bot_id: int) -> run_rows.RunEvent:
+    """The activity's record of one logged action: run_started becomes run.started."""
+    kind = "run." + action.removeprefix("run_")
+    match action:
+        case "run_started":
+            return run_rows.RunEvent(kind, bot_id, run.id, run.started_at, f"{run.audience} chats")
+        case "run_finished":
+            detail = (
+                f"{run.status.value}: {counts.sent} sent, {counts.failed} failed "
+                f"({counts.blocked} blocked, {counts.gone} gone), {counts.skipped} skipped, "
+                f"{counts.uncertain} uncertain"
+            )
+            return run_rows.RunEvent(kind, bot_id, run.id, run.finished_at, detail)
+        case _:
+            reason = run.paused_reason if action == "run_paused" else None
+            return run_rows.RunEvent(kind, bot_id, run.id, None, reason)
+
+
 async def log_changes(pool: Pool) -> int:
-    """Log every run change no process has logged yet; how many runs changed."""
-    async with pooled(pool) as connection:
+    """Log every run change no process has logged yet, and record it as an event; how many
+    runs changed. The claim and the events commit together; the lines are logged after."""
+    lines: list[str] = []
+    async with pooled(pool) as connection, connection.transaction():
         changes = await run_rows.claim_changes(connection)
-        for run, previous in changes:
-            counts = await run_rows.counts(connection, run.id)
-            for action in actions(previous, run.status):
-                log.info("%s", line(action, run, counts))
+        events: list[run_rows.RunEvent] = []
+        for change in changes:
+            counts = await run_rows.counts(connection, change.run.id)
+            for action in actions(change.previous, change.run.status):
+                lines.append(line(action, change.run, counts))
+                events.append(event(action, change.run, counts, change.bot_id))
+        await run_rows.add_events(connection, events)
+    for text in lines:
+        log.info("%s", text)
     return len(changes)
 
 

@@ -48,3 +48,48 @@ async def variant_results(connection: Connection, run_id: int) -> list[dict[str,
     """Deliveries of a run per variant: sent, failed, blocked, pending."""
     rows = await connection.fetch(sql("dashboard_variant_results"), run_id)
     return [dict(row) for row in rows]
+
+
+async def sources(connection: Connection, bot_id: int | None, limit: int) -> list[dict[str, Any]]:
+    """Subscribers per source (a deep link's /start payload, an import's --source), most first."""
+    return [dict(row) for row in await connection.fetch(sql("dashboard_sources"), bot_id, limit)]
+
+
+async def bots(connection: Connection) -> list[dict[str, Any]]:
+    """Every bot with its lease holder and its 429s (last hour, last ever)."""
+    return [dict(row) for row in await connection.fetch(sql("dashboard_bots"))]
+
+
+async def bot_subscribers(connection: Connection) -> dict[int, tuple[int, int]]:
+    """bot id: (subscribed, subscribers of every status), for bots with any."""
+    rows = await connection.fetch(sql("dashboard_bot_subscribers"))
+    return {row["bot_id"]: (row["subscribed"], row["subscribers"]) for row in rows}
+
+
+async def bot_campaigns(connection: Connection) -> list[dict[str, Any]]:
+    """(bot_id, campaign name, status) of every campaign that sends through each bot."""
+    return [dict(row) for row in await connection.fetch(sql("dashboard_bot_campaigns"))]
+
+
+async def events(
+    connection: Connection, kind: str | None, bot_id: int | None, before: int, limit: int
+) -> list[dict[str, Any]]:
+    """Events with ids below `before`, newest first, with their bot's, run's and campaign's names."""
+    rows = await connection.fetch(sql("dashboard_events"), kind, bot_id, before, limit)
+    return [dict(row) for row in rows]
+
+
+async def event_kinds(connection: Connection) -> list[str]:
+    """Every kind of event recorded, in order."""
+    return [row["kind"] for row in await connection.fetch(sql("dashboard_event_kinds"))]
+
+
+async def bot_names(connection: Connection) -> list[str]:
+    """Every bot's name, in order: the filters' choices."""
+    return [row["name"] for row in await connection.fetch(sql("dashboard_bot_names"))]
+
+
+async def bot_steps(connection: Connection, bot_id: int, limit: int) -> list[dict[str, Any]]:
+    """A bot's latest run steps (run.started, run.finished, …) and revocations, newest first."""
+    rows = await connection.fetch(sql("dashboard_bot_steps"), bot_id, limit)
+    return [dict(row) for row in rows]

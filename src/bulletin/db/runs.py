@@ -261,11 +261,43 @@ async def failures(
     return [(row["failure"], row["error"], row["deliveries"]) for row in rows]
 
 
-async def claim_changes(connection: Connection) -> list[tuple[models.Run, str | None]]:
-    """Runs whose status changed since it was last logged, with the status logged before
-    (None for a new run); each change is handed to one caller only."""
+@dataclass(frozen=True, slots=True)
+class RunChange:
+    """A run whose status changed since it was last logged."""
+
+    run: models.Run
+    previous: str | None  # the status logged before; None for a new run
+    bot_id: int  # its campaign's bot
+
+
+@dataclass(frozen=True, slots=True)
+class RunEvent:
+    """A step of a run's lifecycle, for the activity: run.started, run.finished, …"""
+
+    kind: str
+    bot_id: int
+    run_id: int
+    at: datetime | None  # None: now
+    detail: str | None
+
+
+async def claim_changes(connection: Connection) -> list[RunChange]:
+    """Runs whose status changed since it was last logged; each change handed to one caller."""
     rows = await connection.fetch(sql("claim_run_changes"))
-    return [(to_run(row), row["previous"]) for row in rows]
+    return [RunChange(to_run(row), row["previous"], row["campaign_bot_id"]) for row in rows]
+
+
+async def add_events(connection: Connection, events: list[RunEvent]) -> None:
+    """Record steps of runs' lifecycles as events, in the caller's transaction."""
+    if events:
+        await connection.execute(
+            sql("insert_run_events"),
+            [e.kind for e in events],
+            [e.bot_id for e in events],
+            [e.run_id for e in events],
+            [e.at for e in events],
+            [e.detail for e in events],
+        )
 
 
 async def active(connection: Connection) -> list[models.Run]:

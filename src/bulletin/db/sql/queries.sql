@@ -354,23 +354,30 @@ SELECT r.*, c.name AS campaign_name
 
 -- name: run_counts
 -- $1 run_id
-SELECT count(*) AS total,
-       count(*) FILTER (WHERE status = 'pending') AS pending,
-       count(*) FILTER (WHERE status = 'sending') AS sending,
-       count(*) FILTER (WHERE status = 'sent') AS sent,
-       count(*) FILTER (WHERE status = 'failed') AS failed,
-       count(*) FILTER (WHERE status = 'skipped') AS skipped,
-       count(*) FILTER (WHERE status = 'uncertain') AS uncertain,
-       count(*) FILTER (WHERE failure = 'blocked') AS blocked,
-       count(*) FILTER (WHERE failure = 'gone') AS gone,
-       min(sent_at) AS first_sent_at,
-       max(sent_at) AS last_sent_at,
+-- What `campaign status`, the API and the dashboard say of a run. The counts by status are
+-- the sums of run_delivery_counts, kept by the statements that write deliveries (a few rows
+-- per run, not one per delivery); the first and last send are two probes of
+-- deliveries_run_sent (only a sent delivery has a sent_at).
+SELECT coalesce(sum(c.pending + c.sending + c.sent + c.failed + c.skipped + c.uncertain), 0)
+           ::bigint AS total,
+       coalesce(sum(c.pending), 0)::bigint AS pending,
+       coalesce(sum(c.sending), 0)::bigint AS sending,
+       coalesce(sum(c.sent), 0)::bigint AS sent,
+       coalesce(sum(c.failed), 0)::bigint AS failed,
+       coalesce(sum(c.skipped), 0)::bigint AS skipped,
+       coalesce(sum(c.uncertain), 0)::bigint AS uncertain,
+       coalesce(sum(c.blocked), 0)::bigint AS blocked,
+       coalesce(sum(c.gone), 0)::bigint AS gone,
+       (SELECT min(d.sent_at) FROM deliveries d
+         WHERE d.run_id = $1 AND d.status = 'sent') AS first_sent_at,
+       (SELECT max(d.sent_at) FROM deliveries d
+         WHERE d.run_id = $1 AND d.status = 'sent') AS last_sent_at,
        (SELECT count(*) FROM events e
          WHERE e.run_id = $1 AND e.kind = 'delivery.retry') AS retried,
        (SELECT count(*) FROM events e
          WHERE e.run_id = $1 AND e.kind = 'delivery.rate_limited') AS rate_limited
-  FROM deliveries
- WHERE run_id = $1;
+  FROM run_delivery_counts c
+ WHERE c.run_id = $1;
 
 -- name: kept_run_tallies
 -- $1 run_id
@@ -425,7 +432,8 @@ WITH changed AS (
 UPDATE runs r SET logged_status = r.status
   FROM changed c, campaigns k
  WHERE r.id = c.id AND k.id = r.campaign_id
-RETURNING r.*, k.name AS campaign_name, c.logged_status AS previous;
+RETURNING r.*, k.name AS campaign_name, k.bot_id AS campaign_bot_id,
+          c.logged_status AS previous;
 
 -- name: pause_run
 -- $1 run_id, $2 reason
@@ -953,14 +961,17 @@ RETURNING (SELECT count(*) FROM runs_cancelled) AS runs, (SELECT count(*) FROM s
 
 -- name: variant_counts
 -- $1 run_id
+-- From run_delivery_counts, as run_counts.
 SELECT v.name AS variant, v.language,
-       count(*) AS total,
-       count(*) FILTER (WHERE d.status = 'sent') AS sent,
-       count(*) FILTER (WHERE d.status = 'failed') AS failed,
-       count(*) FILTER (WHERE d.status IN ('pending', 'sending')) AS pending
-  FROM deliveries d JOIN variants v ON v.id = d.variant_id
- WHERE d.run_id = $1
+       sum(c.pending + c.sending + c.sent + c.failed + c.skipped + c.uncertain)::bigint
+           AS total,
+       sum(c.sent)::bigint AS sent,
+       sum(c.failed)::bigint AS failed,
+       sum(c.pending + c.sending)::bigint AS pending
+  FROM run_delivery_counts c JOIN variants v ON v.id = c.variant_id
+ WHERE c.run_id = $1
  GROUP BY v.id, v.name, v.language
+HAVING sum(c.pending + c.sending + c.sent + c.failed + c.skipped + c.uncertain) > 0
  ORDER BY v.id;
 
 -- name: sample_recipients
@@ -1435,11 +1446,13 @@ SELECT r.*, c.name AS campaign_name
 -- name: dashboard_recent_sends
 -- $1 run_ids (bigint[]), $2 window (seconds)
 -- Messages sent in the last moments, per run and bot: the pace now, not the run's average.
--- deliveries_run_sent holds exactly these rows, in this order.
+-- deliveries_run_sent holds exactly these rows, in this order; now() (this statement's
+-- start: the dashboard reads outside a transaction), not the volatile clock_timestamp(),
+-- so the window bounds the index scan instead of filtering the run's every sent row.
 SELECT d.run_id, d.bot_id, count(*) AS sent
   FROM deliveries d
  WHERE d.run_id = ANY($1::bigint[]) AND d.status = 'sent'
-   AND d.sent_at > clock_timestamp() - make_interval(secs => $2)
+   AND d.sent_at > now() - make_interval(secs => $2)
  GROUP BY d.run_id, d.bot_id;
 
 -- name: dashboard_bot_health
@@ -1460,17 +1473,19 @@ SELECT b.id, b.name, b.username, b.status, b.rate_per_s, b.paid_broadcast, b.pai
              )) AS until
         FROM events e
        WHERE e.kind = 'delivery.rate_limited' AND e.bot_id = b.id
-         AND e.at > clock_timestamp() - interval '1 hour'
+         AND e.at > now() - interval '1 hour'  -- now(): bounds the index scan
   ) limited ON true
  ORDER BY b.name;
 
 -- name: dashboard_throughput
 -- $1 run_id, $2 bucket width (seconds)
--- A run's sends per time bucket, from deliveries_run_sent; buckets with none are absent.
-SELECT (floor(extract(epoch FROM d.sent_at) / $2) * $2)::bigint AS bucket, count(*) AS sent
-  FROM deliveries d
- WHERE d.run_id = $1 AND d.status = 'sent'
+-- A run's sends per time bucket, from run_sends (its sends per second, kept by the
+-- statements that write deliveries); buckets with none are absent.
+SELECT (s.second / $2::bigint * $2::bigint)::bigint AS bucket, sum(s.sent)::bigint AS sent
+  FROM run_sends s
+ WHERE s.run_id = $1
  GROUP BY 1
+HAVING sum(s.sent) > 0
  ORDER BY 1;
 
 -- name: dashboard_run_errors
@@ -1487,17 +1502,131 @@ SELECT d.error, min(coalesce(d.failure, d.status)) AS failure, count(*) AS deliv
 -- name: dashboard_variant_results
 -- $1 run_id
 -- A run's results per variant, as an A/B test reads them: blocked is among failed, as
--- campaign status counts it.
+-- campaign status counts it. From run_delivery_counts, as run_counts.
 SELECT v.name AS variant, v.language,
-       count(*) AS total,
-       count(*) FILTER (WHERE d.status = 'sent') AS sent,
-       count(*) FILTER (WHERE d.status = 'failed') AS failed,
-       count(*) FILTER (WHERE d.failure = 'blocked') AS blocked,
-       count(*) FILTER (WHERE d.status IN ('pending', 'sending')) AS pending
-  FROM deliveries d JOIN variants v ON v.id = d.variant_id
- WHERE d.run_id = $1
+       sum(c.pending + c.sending + c.sent + c.failed + c.skipped + c.uncertain)::bigint
+           AS total,
+       sum(c.sent)::bigint AS sent,
+       sum(c.failed)::bigint AS failed,
+       sum(c.blocked)::bigint AS blocked,
+       sum(c.pending + c.sending)::bigint AS pending
+  FROM run_delivery_counts c JOIN variants v ON v.id = c.variant_id
+ WHERE c.run_id = $1
  GROUP BY v.id, v.name, v.language
+HAVING sum(c.pending + c.sending + c.sent + c.failed + c.skipped + c.uncertain) > 0
  ORDER BY v.id;
+
+-- name: dashboard_sources
+-- $1 bot_id (NULL: every bot), $2 limit
+-- Where subscribers came from: the /start payload of a deep link (t.me/bot?start=spring),
+-- "start" for a plain /start, "added" for a group or channel, an import's --source; the
+-- most common first, with how many of them are still subscribed.
+SELECT coalesce(s.source, '') AS source,
+       count(*) AS subscribers,
+       count(*) FILTER (WHERE s.status = 'subscribed') AS subscribed
+  FROM subscribers s
+ WHERE $1::bigint IS NULL OR s.bot_id = $1
+ GROUP BY 1
+ ORDER BY 2 DESC, 1
+ LIMIT $2;
+
+-- name: dashboard_bots
+-- (no parameters) The Bots page's live part: every bot as dashboard_bot_health reads it,
+-- with the last 429 it ever got.
+SELECT b.id, b.name, b.username, b.status, b.rate_per_s, b.paid_broadcast, b.paid_rate_per_s,
+       l.worker_id, l.expires_at AS lease_expires_at,
+       limited.answers AS rate_limited_1h,
+       limited.until AS rate_limited_until,
+       (SELECT e.at FROM events e
+         WHERE e.kind = 'delivery.rate_limited' AND e.bot_id = b.id
+         ORDER BY e.at DESC LIMIT 1) AS last_rate_limited_at
+  FROM bots b
+  LEFT JOIN bot_leases l ON l.bot_id = b.id AND l.expires_at > clock_timestamp()
+  LEFT JOIN LATERAL (
+      -- as in dashboard_bot_health: the wait is in Telegram's description
+      SELECT count(*) AS answers,
+             max(e.at + make_interval(
+                 secs => coalesce(substring(e.detail FROM 'retry after ([0-9]+)')::integer, 0)
+             )) AS until
+        FROM events e
+       WHERE e.kind = 'delivery.rate_limited' AND e.bot_id = b.id
+         AND e.at > now() - interval '1 hour'  -- now(): bounds the index scan
+  ) limited ON true
+ ORDER BY b.name;
+
+-- name: dashboard_bot_subscribers
+-- (no parameters) Each bot's subscribers, subscribed and of every status: one pass over
+-- subscribers_bot_status (an index-only scan), read when the Bots page loads, not polled.
+SELECT bot_id, count(*) FILTER (WHERE status = 'subscribed') AS subscribed,
+       count(*) AS subscribers
+  FROM subscribers
+ GROUP BY bot_id;
+
+-- name: dashboard_bot_campaigns
+-- (no parameters) Which campaigns use which bot: the campaign's own bot, or a bot its
+-- segment names (segment.bots), with the campaign's status.
+SELECT b.id AS bot_id, c.name, c.status
+  FROM bots b
+  JOIN campaigns c
+    ON c.bot_id = b.id OR coalesce(c.segment -> 'bots', '[]'::jsonb) ? b.name
+ ORDER BY b.id, c.name;
+
+-- name: dashboard_bot_names
+-- (no parameters)
+SELECT name FROM bots ORDER BY name;
+
+-- name: dashboard_events
+-- $1 kind (NULL: every kind), $2 bot_id (NULL: every bot), $3 before this id, $4 limit
+-- The Activity page: events newest first, a page at a time by id (keyset: a page is as
+-- fast at the millionth event as at the first), with the names a person reads them by.
+-- events_kind_id serves a kind, events_bot_id a bot, the primary key everything else.
+SELECT e.id, e.at, e.kind, e.chat_id, e.detail, e.run_id, e.bot_id,
+       b.name AS bot_name, r.number AS run_number, c.name AS campaign_name
+  FROM events e
+  LEFT JOIN bots b ON b.id = e.bot_id
+  LEFT JOIN runs r ON r.id = e.run_id
+  LEFT JOIN campaigns c ON c.id = r.campaign_id
+ WHERE ($1::text IS NULL OR e.kind = $1)
+   AND ($2::bigint IS NULL OR e.bot_id = $2)
+   AND e.id < $3
+ ORDER BY e.id DESC
+ LIMIT $4;
+
+-- name: dashboard_bot_steps
+-- $1 bot_id, $2 limit
+-- The Bots page's latest of a bot: its runs' steps and its revocation, not every chat's
+-- outcome; events_bot_steps holds exactly these rows, in this order.
+SELECT e.id, e.at, e.kind, e.chat_id, e.detail, e.run_id, e.bot_id,
+       b.name AS bot_name, r.number AS run_number, c.name AS campaign_name
+  FROM events e
+  LEFT JOIN bots b ON b.id = e.bot_id
+  LEFT JOIN runs r ON r.id = e.run_id
+  LEFT JOIN campaigns c ON c.id = r.campaign_id
+ WHERE e.bot_id = $1
+   AND e.kind IN ('run.started', 'run.paused', 'run.resumed', 'run.finished', 'bot.revoked')
+ ORDER BY e.id DESC
+ LIMIT $2;
+
+-- name: dashboard_event_kinds
+-- (no parameters) Every kind of event recorded, each found by one probe of events_kind_at
+-- (a loose index scan), not by reading every event.
+WITH RECURSIVE kinds (kind) AS (
+    (SELECT kind FROM events ORDER BY kind LIMIT 1)
+    UNION ALL
+    SELECT (SELECT e.kind FROM events e WHERE e.kind > k.kind ORDER BY e.kind LIMIT 1)
+      FROM kinds k
+     WHERE k.kind IS NOT NULL
+)
+SELECT kind FROM kinds WHERE kind IS NOT NULL;
+
+-- name: insert_run_events
+-- $1 kinds, $2 bot_ids, $3 run_ids, $4 times (NULL: now), $5 details
+-- A run's lifecycle in the activity, written as serve's run log claims the change, in the
+-- same transaction: once per change, whatever the number of serve processes.
+INSERT INTO events (kind, bot_id, run_id, at, detail)
+SELECT kind, bot_id, run_id, coalesce(at, clock_timestamp()), detail
+  FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::timestamptz[], $5::text[])
+       AS e (kind, bot_id, run_id, at, detail);
 
 -- HTTP API -------------------------------------------------------------------------------
 

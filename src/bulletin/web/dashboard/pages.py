@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 
-from bulletin.app import dashboard, reports, sessions
+from bulletin.app import activity, bot_health, dashboard, growth, reports, sessions
 from bulletin.app.api_views import Pool
 from bulletin.web import schemas
 from bulletin.web.dashboard import guard, render
@@ -15,6 +15,9 @@ from bulletin.web.dashboard import guard, render
 router = APIRouter(route_class=guard.GuardedRoute, include_in_schema=False)
 SessionOf = Annotated[sessions.Session, Depends(guard.current)]
 After = Annotated[int, Query(ge=0, le=2**63 - 1)]
+Before = Annotated[int, Query(ge=1, le=activity.LATEST)]
+# A filter's "every …" choice arrives blank: blank means no filter; the use case checks the rest.
+Filter = Annotated[str | None, Query(max_length=64)]
 LIVE_EVERY = "every 2s"  # htmx polls the live parts this often
 
 
@@ -117,3 +120,39 @@ async def report_csv(
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+def _given(value: str | None) -> str | None:
+    return value.strip() or None if value is not None else None
+
+
+@router.get("/audience")
+async def audience(request: Request, session: SessionOf, bot: Filter = None) -> Response:
+    found = await growth.audience_page(pool_of(request), _given(bot))
+    return render.page(request, "audience.html", page=found)
+
+
+@router.get("/bots")
+async def bots(request: Request, session: SessionOf) -> Response:
+    found = await bot_health.bots_page(pool_of(request))
+    return render.page(request, "bots.html", bots=found, live_every=LIVE_EVERY)
+
+
+@router.get("/fragments/bots")
+async def bots_live(request: Request, session: SessionOf) -> Response:
+    found = await bot_health.bots_live(pool_of(request))
+    return render.page(request, "_bots_live.html", bots=found)
+
+
+@router.get("/activity")
+async def activity_log(
+    request: Request,
+    session: SessionOf,
+    kind: Filter = None,
+    bot: Filter = None,
+    before: Before = activity.LATEST,
+) -> Response:
+    found = await activity.activity_page(
+        pool_of(request), kind=_given(kind), bot=_given(bot), before=before
+    )
+    return render.page(request, "activity.html", page=found)

@@ -1,5 +1,5 @@
 // bulletin's dashboard: the little JavaScript it has. Pages read without it; this adds a
-// confirmation <dialog> for actions and draws the throughput chart (uPlot).
+// confirmation <dialog> for actions and draws the throughput and growth charts (uPlot).
 "use strict";
 
 (function () {
@@ -50,8 +50,35 @@
     }
   }
 
+  // The Audience page: new subscribers and opt-outs per day, from the daily rollups.
+  function growthChart() {
+    const element = document.getElementById("growth-chart");
+    const data = document.getElementById("growth-data");
+    if (!element || !data || typeof uPlot === "undefined") return;
+    const series = JSON.parse(data.textContent);
+    const width = () => Math.max(200, element.clientWidth);
+    const plot = new uPlot(
+      {
+        width: width(),
+        height: 240,
+        series: [
+          {},
+          { label: "joined", stroke: "#1a7f37", fill: "rgba(26,127,55,0.12)", width: 2 },
+          { label: "opted out", stroke: "#cf222e", width: 2 },
+        ],
+        axes: [{}, { label: "chats per day" }],
+        scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max * 1.1)] } },
+        legend: { show: true },
+      },
+      [series.t, series.subscribed, series.opted_out],
+      element,
+    );
+    window.addEventListener("resize", () => plot.setSize({ width: width(), height: 240 }));
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     confirmations();
     chart();
+    growthChart();
   });
 })();
