@@ -67,9 +67,11 @@ async def test_counters__lost_answers_5xx_orphans_and_consent_skips__equal_a_cou
         bot = await register_bot(pool, sandbox, sandbox_bot, "counted", RATE)
         await import_world(pool, world, bot, tmp_path)
         run = await start_campaign(pool, bot, "counted")
-        # A dead worker's sends in flight, and chats that opted out since the snapshot.
+        # A dead worker's sends in flight (handed to Telegram, answer unknown), and chats that
+        # opted out since the snapshot.
         await pool.execute(
-            """UPDATE deliveries SET status = 'sending', claimed_by = 'dead', claim_id = 1
+            """UPDATE deliveries SET status = 'sending', claimed_by = 'dead', claim_id = 1,
+                                   handed_at = now()
                 WHERE id IN (SELECT id FROM deliveries ORDER BY id LIMIT 5)"""
         )
         await pool.execute(
