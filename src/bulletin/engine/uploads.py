@@ -10,7 +10,7 @@ from typing import Protocol
 from bulletin import errors, models
 from bulletin.content import media as media_files
 from bulletin.engine.ports import Sender
-from bulletin.telegram.classify import Action, Outcome
+from bulletin.telegram.outcome import Action, Outcome
 
 Key = tuple[str, str]  # (sha256 of the file, media kind)
 # What is uploaded to Telegram rather than named: a file here, or the bytes of an API upload.
