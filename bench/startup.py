@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -39,7 +40,7 @@ class Checkout:
 
     label: str
     source: Path | None = None  # a src/ folder put first on PYTHONPATH; None: as installed
-    seconds: dict[str, list[float]] = field(default_factory=dict)
+    timings: dict[str, list[Timing]] = field(default_factory=dict)
 
     def env(self, env: dict[str, str]) -> dict[str, str]:
         if self.source is None:
@@ -58,13 +59,22 @@ def exported(revision: str) -> Iterator[Path]:
         yield Path(folder) / "src"
 
 
-def timed(command: list[str], env: dict[str, str]) -> float:
+@dataclass
+class Timing:
+    wall_s: float
+    cpu_s: float  # user + system of the command's process: less sensitive to a busy machine
+
+
+def timed(command: list[str], env: dict[str, str]) -> Timing:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     began = time.perf_counter()
     result = subprocess.run(command, env={**env, "COLUMNS": "200"}, capture_output=True, text=True)
     elapsed = time.perf_counter() - began
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(command[3:])} failed: {result.stderr.strip()}")
-    return elapsed
+    cpu_s = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return Timing(elapsed, cpu_s)
 
 
 def startup(
@@ -83,21 +93,25 @@ def startup(
         ("bot add TOKEN", bot_add),
     ]
     baseline = [sys.executable, "-c", "pass"]
+    for checkout in checkouts:  # once untimed: bytecode written, caches warm
+        for _, args in commands:
+            timed([*BULLETIN, *args()], checkout.env(env))
     for _ in range(runs):
         for checkout in checkouts:
-            checkout.seconds.setdefault("python -c pass", []).append(timed(baseline, env))
+            checkout.timings.setdefault("python -c pass", []).append(timed(baseline, env))
             for label, args in commands:
-                seconds = timed([*BULLETIN, *args()], checkout.env(env))
-                checkout.seconds.setdefault(label, []).append(seconds)
-    print(f"median wall time over {runs} runs (× python -c pass in the same run)")
-    header = "".join(f"{c.label:>22}" for c in checkouts)
+                measured = timed([*BULLETIN, *args()], checkout.env(env))
+                checkout.timings.setdefault(label, []).append(measured)
+    print(f"median over {runs} runs: wall s (× python -c pass in the same run), CPU s")
+    header = "".join(f"{c.label:>30}" for c in checkouts)
     print(f"{'command':<24}{header}")
-    for label in checkouts[0].seconds:
+    for label in checkouts[0].timings:
         cells = ""
         for checkout in checkouts:
-            median = statistics.median(checkout.seconds[label])
-            python = statistics.median(checkout.seconds["python -c pass"])
-            cells += f"{median:>12.3f} s {median / python:>5.1f}×  "
+            wall = statistics.median(t.wall_s for t in checkout.timings[label])
+            cpu = statistics.median(t.cpu_s for t in checkout.timings[label])
+            python = statistics.median(t.wall_s for t in checkout.timings["python -c pass"])
+            cells += f"{wall:>10.3f} s ({wall / python:>5.1f}×) {cpu:>6.3f} s"
         print(f"{label:<24}{cells}")
 
 
@@ -144,7 +158,7 @@ def idle_rss(command: list[str], env: dict[str, str], workers: int, settle_s: fl
 def memory(checkouts: list[Checkout], env: dict[str, str], settle_s: float) -> None:
     print()
     print(f"idle resident memory, MB ({settle_s:.0f} s after the worker announced itself)")
-    header = "".join(f"{c.label:>22}" for c in checkouts)
+    header = "".join(f"{c.label:>30}" for c in checkouts)
     print(f"{'process':<40}{header}")
     rows: dict[str, list[str]] = {}
     for checkout in checkouts:
@@ -160,7 +174,7 @@ def memory(checkouts: list[Checkout], env: dict[str, str], settle_s: float) -> N
         each = ", ".join(f"{mb:.0f}" for mb in supervised.workers_mb)
         rows.setdefault("serve --workers 2: each worker", []).append(each)
     for label, cells in rows.items():
-        print(f"{label:<40}" + "".join(f"{cell:>22}" for cell in cells))
+        print(f"{label:<40}" + "".join(f"{cell:>30}" for cell in cells))
 
 
 def main() -> None:
@@ -176,7 +190,11 @@ def main() -> None:
             checkouts.insert(0, Checkout(options.baseline_rev, source))
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         env = stack.enter_context(environment())
-        bots = options.runs * len(checkouts) + 1
+        # As installed: modules load from bytecode (written outside the tree), whatever
+        # PYTHONDONTWRITEBYTECODE this shell has.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(folder / "pycache")
+        bots = (options.runs + 1) * len(checkouts) + 1  # bot add: a new token each time
         box = stack.enter_context(sandbox(folder, "--bots", str(bots)))
         prepare_campaign(env, box, "bench")
         cli(env, "campaign", "check", "bench")  # warm: the embedded server is up, caches are hot
