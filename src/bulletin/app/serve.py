@@ -48,17 +48,20 @@ def make_worker(
     from bulletin.engine.worker import Worker
 
     media_files = MediaFiles(pool)
-    clients_made: list[bool] = []
+    refrozen = False
 
     def sender_for(bot: models.Bot) -> Sender:
+        nonlocal refrozen
         # aiogram takes seconds and most of a worker's memory to import: a worker loads it
         # when it leases its first bot, so one that has nothing to send stays small.
         from bulletin.telegram.client import client_for
 
         client = client_for(bot, settings)
-        if not clients_made:
-            clients_made.append(True)
-            freeze_startup_heap()  # aiogram's models, now imported, are most of the heap
+        if not refrozen and gc.get_freeze_count():
+            # A process that froze its startup heap: aiogram's models, now imported, are
+            # most of it.
+            freeze_startup_heap()
+            refrozen = True
         # A local media file is uploaded once per bot; its file_id serves every other chat.
         return Uploads(client, bot.id, media_files)
 
