@@ -102,7 +102,10 @@ def startup(
             for label, args in commands:
                 measured = timed([*BULLETIN, *args()], checkout.env(env))
                 checkout.timings.setdefault(label, []).append(measured)
-    print(f"median over {runs} runs: wall s (× python -c pass in the same run), CPU s")
+    python = statistics.median(
+        t.wall_s for checkout in checkouts for t in checkout.timings["python -c pass"]
+    )
+    print(f"median over {runs} runs: wall s (× python -c pass, {python:.3f} s), CPU s")
     header = "".join(f"{c.label:>30}" for c in checkouts)
     print(f"{'command':<24}{header}")
     for label in checkouts[0].timings:
@@ -110,7 +113,6 @@ def startup(
         for checkout in checkouts:
             wall = statistics.median(t.wall_s for t in checkout.timings[label])
             cpu = statistics.median(t.cpu_s for t in checkout.timings[label])
-            python = statistics.median(t.wall_s for t in checkout.timings["python -c pass"])
             cells += f"{wall:>10.3f} s ({wall / python:>5.1f}×) {cpu:>6.3f} s"
         print(f"{label:<24}{cells}")
 

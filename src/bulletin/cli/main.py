@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 import importlib
 import sys
 import traceback
@@ -34,8 +35,9 @@ class Lazy:
     hidden: bool = False
 
 
-# Every command but `init`, in the order `bulletin --help` lists them. A command imports only
-# its own module: `bulletin campaign list` never imports the sandbox, the web server or aiogram.
+# Every command, in the order `bulletin --help` lists them (`init` is defined below, the rest
+# where LAZY says). A command imports only its own module: `bulletin campaign list` never
+# imports the sandbox, the web server or aiogram.
 LAZY = {
     "serve": Lazy(
         "bulletin.cli.delivery",
@@ -81,19 +83,15 @@ LAZY = {
 }
 
 
+@functools.cache  # once: registering twice would list every command twice
 def _campaign_group() -> typer.Typer:
-    """`bulletin campaign`: its commands live in four modules, joined once."""
+    """`bulletin campaign`: its commands live in four modules."""
     from bulletin.cli import campaign_files, campaigns, preflight, reports
 
-    if not _joined:
-        campaign_files.register(campaigns.app)
-        preflight.register(campaigns.app)
-        reports.register(campaigns.app)
-        _joined.append(True)
+    campaign_files.register(campaigns.app)
+    preflight.register(campaigns.app)
+    reports.register(campaigns.app)
     return campaigns.app
-
-
-_joined: list[bool] = []
 
 
 def load(name: str) -> click.Command:
