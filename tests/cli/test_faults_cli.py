@@ -19,7 +19,7 @@ import asyncpg
 import pytest
 import typer.main
 
-from bulletin.cli.main import app
+from bulletin.cli.main import LazyGroup, app
 from bulletin.sandbox import Sandbox, World
 from tests.cli.faults import assert_one_line_error, closed_port, run_bulletin, unwritable_dir
 from tests.cli.faults import not_a_bot_api as not_a_bot_api
@@ -59,7 +59,10 @@ def commands() -> Iterator[tuple[str, Any]]:
         for name, child in children.items():
             yield from walk(child, [*path, name])
 
-    yield from walk(typer.main.get_command(app), [])
+    root = typer.main.get_command(app)
+    assert isinstance(root, LazyGroup)
+    root.load_all()  # commands are imported as they run: load every one to walk them
+    yield from walk(root, [])
 
 
 def talks_to_telegram(command: Any) -> bool:

@@ -40,20 +40,30 @@ def make_worker(
 ) -> Worker:
     """Compose a worker from the database store and aiogram clients; it reports to this
     process's metrics unless given another observer."""
-    # aiogram takes seconds to import: only commands that send pay for it.
     from bulletin.db.deliveries import DeliveryStore
     from bulletin.db.media import MediaFiles
     from bulletin.db.notifications import PostgresNotices
     from bulletin.engine.ports import Sender
     from bulletin.engine.uploads import Uploads
     from bulletin.engine.worker import Worker
-    from bulletin.telegram.client import client_for
 
     media_files = MediaFiles(pool)
+    refrozen = False
 
     def sender_for(bot: models.Bot) -> Sender:
+        nonlocal refrozen
+        # aiogram takes seconds and most of a worker's memory to import: a worker loads it
+        # when it leases its first bot, so one that has nothing to send stays small.
+        from bulletin.telegram.client import client_for
+
+        client = client_for(bot, settings)
+        if not refrozen and gc.get_freeze_count():
+            # A process that froze its startup heap: aiogram's models, now imported, are
+            # most of it.
+            freeze_startup_heap()
+            refrozen = True
         # A local media file is uploaded once per bot; its file_id serves every other chat.
-        return Uploads(client_for(bot, settings), bot.id, media_files)
+        return Uploads(client, bot.id, media_files)
 
     return Worker(
         DeliveryStore(pool),
@@ -111,7 +121,7 @@ async def serve_in_process(
     `beside(pool)` (the HTTP server) when given."""
     async with database(settings, max_size=20) as pool, _beside(beside, pool):
         serving = make_worker(pool, settings)
-        freeze_startup_heap()  # after aiogram is imported: its models are most of the heap
+        freeze_startup_heap()  # and again once the first bot's client has imported aiogram
         announce(f"serving as {serving.worker_id}; Ctrl-C to stop")
         # Every serve process offers to schedule; an advisory lock elects one leader.
         side_tasks = [asyncio.create_task(make_scheduler(pool).run(stop))]
@@ -210,7 +220,7 @@ async def deliver(
 ) -> Delivered:
     """Deliver one run in this process while `watch` follows it; its outcome."""
     worker = make_worker(pool, settings, only_bots=bot_ids)
-    freeze_startup_heap()  # after aiogram is imported: its models are most of the heap
+    freeze_startup_heap()  # and again once the first bot's client has imported aiogram
     working = asyncio.create_task(worker.run(stop))
     gave_up: errors.NothingToDo | None = None
     try:

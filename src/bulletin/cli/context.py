@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bulletin import config, errors
-from bulletin.app import run_log
 from bulletin.cli import logs
 
 T = TypeVar("T")
+
+# app.run_log's logger, by name: setting its level must not import the database layer.
+RUN_LOG = "bulletin.app.run_log"
 
 
 @dataclass
@@ -74,7 +76,7 @@ def configure_logging(settings: config.Settings, verbose: int) -> None:
     # A run starting, pausing, finishing is what an operator watches serve for: shown at the
     # default level too (log_level ERROR hides it).
     if level <= logging.WARNING:
-        run_log.log.setLevel(min(level, logging.INFO))
+        logging.getLogger(RUN_LOG).setLevel(min(level, logging.INFO))
     # aiogram logs each request at INFO; keep the engine's own lines readable.
     logging.getLogger("aiogram").setLevel(max(logging.WARNING, level))
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bulletin import config
-from bulletin.app.api_views import Pool
 from bulletin.cli.output import error_console
+
+if TYPE_CHECKING:  # the API's views are imported by the web server, when serve listens
+    from bulletin.app.api_views import Pool
 
 HttpOption = Annotated[
     str | None,

@@ -18,7 +18,7 @@ from bulletin.engine.pacer import ChatPacer, Pacer
 from bulletin.engine.ports import Observer, Sender, Store, Unobserved
 from bulletin.engine.recorder import Recorder
 from bulletin.retries import retrying
-from bulletin.telegram.classify import Action, Outcome
+from bulletin.telegram.outcome import Action, Outcome
 
 log = logging.getLogger(__name__)
 

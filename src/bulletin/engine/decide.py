@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import assert_never
 
 from bulletin import models
-from bulletin.telegram.classify import Action, Outcome
+from bulletin.telegram.outcome import Action, Outcome
 
 Status = models.DeliveryStatus
 

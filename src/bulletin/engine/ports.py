@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from bulletin import models
-from bulletin.telegram.classify import Outcome
+from bulletin.telegram.outcome import Outcome
 
 
 class Store(Protocol):

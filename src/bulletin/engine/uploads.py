@@ -11,7 +11,7 @@ from typing import Protocol
 from bulletin import errors, models
 from bulletin.content import media as media_files
 from bulletin.engine.ports import Sender
-from bulletin.telegram.classify import Action, Outcome
+from bulletin.telegram.outcome import Action, Outcome
 
 log = logging.getLogger(__name__)
 

@@ -3,36 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import enum
-from dataclasses import dataclass
 
 from aiogram import exceptions as tg
 
 from bulletin import redact
-
-
-class Action(enum.StrEnum):
-    SENT = "sent"
-    RATE_LIMITED = "rate_limited"  # pause the bot, requeue without an attempt
-    BLOCKED = "blocked"  # final: the person blocked the bot or is deactivated
-    GONE = "gone"  # final: the chat no longer exists for this bot
-    MIGRATED = "migrated"  # the group became a supergroup: move and resend
-    NO_RIGHTS = "no_rights"  # final for this chat: the bot may not post there
-    CONTENT_ERROR = "content_error"  # the same for every chat: pause the campaign
-    BOT_REVOKED = "bot_revoked"  # 401: the token no longer works
-    RETRY = "retry"  # transient: back off and try again, bounded
-    REJECTED = "rejected"  # any other refusal: final for this delivery
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    action: Action
-    description: str = ""
-    message_id: int | None = None
-    retry_after_s: float = 0.0
-    migrate_to_chat_id: int | None = None
-    file_ids: tuple[str, ...] = ()  # of the media sent, in order: reused instead of uploading
-
+from bulletin.telegram.outcome import Action as Action
+from bulletin.telegram.outcome import Outcome as Outcome
 
 # Lower-case fragments of Telegram's descriptions, checked in order.
 _FORBIDDEN_BLOCKED = ("bot was blocked by the user", "user is deactivated")
