@@ -140,10 +140,13 @@ class Worker:
         if settled:
             log.warning("action=settled_orphans bot=%s deliveries=%d", bot.name, len(settled))
             self.recorder.check_runs(sorted({run_id for run_id, _ in settled}))
+        # In a thread: the first client of a process may import its Bot API library (seconds),
+        # which must not stall this loop's lease renewals and other bots' sends.
+        client = await asyncio.to_thread(self._sender_factory, bot)
         sender = BotSender(
             bot,
             store=self._store,
-            sender=self._sender_factory(bot),
+            sender=client,
             recorder=self.recorder,
             settings=self._settings,
             worker_id=self.worker_id,
