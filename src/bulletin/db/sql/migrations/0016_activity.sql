@@ -1,4 +1,4 @@
--- 0014: the indexes the dashboard's Bots and Activity pages read events by.
+-- 0016: the indexes the dashboard's Bots and Activity pages read events by.
 
 -- The Activity page filtered by kind, a page at a time by id (keyset), newest first.
 CREATE INDEX events_kind_id ON events (kind, id);
