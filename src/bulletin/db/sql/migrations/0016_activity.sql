@@ -1,4 +1,5 @@
--- 0016: the indexes the dashboard's Bots and Activity pages read events by.
+-- 0016: the indexes the dashboard's Bots and Activity pages read events by, and a run's
+-- delivery counters and sends per second, kept by triggers on deliveries (see below).
 
 -- The Activity page filtered by kind, a page at a time by id (keyset), newest first.
 CREATE INDEX events_kind_id ON events (kind, id);
