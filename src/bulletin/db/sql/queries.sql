@@ -1630,10 +1630,12 @@ UPDATE runs SET pruned_at = clock_timestamp() WHERE id = $1 AND pruned_at IS NUL
 -- name: prune_deliveries
 -- $1 run_id, $2 campaign_id, $3 batch size
 -- One batch of a pruned run's deliveries, deleted; the chats they reached are kept in
--- campaign_reached in the same statement, so the no-resend rule never misses one.
+-- campaign_reached in the same statement, so the no-resend rule never misses one. Rows
+-- are found by their physical address (ctid): one lookup each, not one per index.
 WITH batch AS (
     DELETE FROM deliveries
-     WHERE id IN (SELECT id FROM deliveries WHERE run_id = $1 LIMIT $3)
+     WHERE ctid = ANY (ARRAY(SELECT ctid FROM deliveries WHERE run_id = $1 LIMIT $3))
+       AND run_id = $1
     RETURNING bot_id, chat_id, status
 ), reached AS (
     INSERT INTO campaign_reached (campaign_id, chat_id, bot_id)
@@ -1648,8 +1650,9 @@ SELECT (SELECT count(*) FROM batch) AS deleted, (SELECT count(*) FROM reached) A
 -- One batch of a pruned run's delivery events (retries, 429s, …). Subscription changes
 -- (a block seen while sending) stay: they are the chat's consent history.
 DELETE FROM events
- WHERE id IN (SELECT id FROM events
-               WHERE run_id = $1 AND kind LIKE 'delivery.%' LIMIT $2);
+ WHERE ctid = ANY (ARRAY(SELECT ctid FROM events
+                          WHERE run_id = $1 AND kind LIKE 'delivery.%' LIMIT $2))
+   AND run_id = $1;
 
 -- name: live_leases
 -- (no parameters) Bot leases a running serve holds now; 0 if there is no schema yet.
