@@ -94,6 +94,7 @@ async def test_prune__a_done_run__its_figures_daily_stats_and_consent_kept(
     assert before["sent"] > 0
     assert before["blocked"] > 0
     assert before["pruned_at"] is None
+    listed = await cli("campaign", "runs", "hello", "--json", env=env)
 
     out = await cli("db", "prune", "--finished-before", TOMORROW, "--yes", env=env)
 
@@ -103,6 +104,9 @@ async def test_prune__a_done_run__its_figures_daily_stats_and_consent_kept(
     after = await status(env)
     assert after["pruned_at"] is not None
     assert {**after, "pruned_at": None} == before
+    assert json.loads(await cli("campaign", "runs", "hello", "--json", env=env)) == (
+        json.loads(listed)
+    )
     text = await cli("campaign", "status", "hello", "--run", "1", env=env)
     assert "deliveries deleted, figures kept" in text
     assert json.loads(await cli("stats", "--campaign", "hello", "--json", env=env)) == stats_before

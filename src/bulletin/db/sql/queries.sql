@@ -475,17 +475,24 @@ SELECT r.*, c.name AS campaign_name
 
 -- name: campaign_runs
 -- $1 campaign_id
--- Every run of a campaign with its outcome counts, oldest first.
+-- Every run of a campaign with its outcome counts, oldest first (a pruned run's, whose
+-- deliveries are gone, from the tallies kept before they went).
 SELECT r.*, c.name AS campaign_name,
-       count(d.id) FILTER (WHERE d.status = 'sent') AS sent,
-       count(d.id) FILTER (WHERE d.status = 'failed') AS failed,
-       count(d.id) FILTER (WHERE d.status = 'uncertain') AS uncertain,
-       count(d.id) FILTER (WHERE d.status IN ('pending', 'sending')) AS pending
+       coalesce((t.tallies -> 'counts' ->> 'sent')::bigint,
+                count(d.id) FILTER (WHERE d.status = 'sent')) AS sent,
+       coalesce((t.tallies -> 'counts' ->> 'failed')::bigint,
+                count(d.id) FILTER (WHERE d.status = 'failed')) AS failed,
+       coalesce((t.tallies -> 'counts' ->> 'uncertain')::bigint,
+                count(d.id) FILTER (WHERE d.status = 'uncertain')) AS uncertain,
+       coalesce((t.tallies -> 'counts' ->> 'pending')::bigint
+                + (t.tallies -> 'counts' ->> 'sending')::bigint,
+                count(d.id) FILTER (WHERE d.status IN ('pending', 'sending'))) AS pending
   FROM runs r
   JOIN campaigns c ON c.id = r.campaign_id
   LEFT JOIN deliveries d ON d.run_id = r.id
+  LEFT JOIN finished_run_tallies t ON t.run_id = r.id AND r.pruned_at IS NOT NULL
  WHERE r.campaign_id = $1
- GROUP BY r.id, c.name
+ GROUP BY r.id, c.name, t.run_id
  ORDER BY r.number;
 
 -- name: reached_chats
@@ -802,9 +809,6 @@ WITH reached AS (
     SELECT d.chat_id
       FROM deliveries d JOIN runs r ON r.id = d.run_id
      WHERE $13 AND r.campaign_id = $2 AND d.status IN ('sent', 'uncertain')
-    UNION ALL
-    -- and the chats of its pruned runs (`db prune` moved them here)
-    SELECT chat_id FROM campaign_reached WHERE $13 AND campaign_id = $2
 ), variant_slots AS (
     SELECT id, language,
            sum(weight) OVER (PARTITION BY language ORDER BY id) - weight AS lower_bound,
@@ -827,6 +831,9 @@ WITH reached AS (
        AND in_segment(s.tags, s.language_code, s.chat_type, s.created_at,
                       $4, $5, $6, $7, $8, $9, $10)
        AND NOT EXISTS (SELECT 1 FROM reached WHERE reached.chat_id = s.chat_id)
+       -- nor the chats of its pruned runs (`db prune` moved them there): a probe of its key
+       AND NOT ($13 AND EXISTS (SELECT 1 FROM campaign_reached p
+                                 WHERE p.campaign_id = $2 AND p.chat_id = s.chat_id))
      ORDER BY s.chat_id, array_position($3::bigint[], s.bot_id)
 ), capped AS (
     SELECT * FROM audience ORDER BY id LIMIT $11
@@ -959,8 +966,6 @@ WITH reached AS (
     SELECT d.chat_id
       FROM deliveries d JOIN runs r ON r.id = d.run_id
      WHERE $12 AND r.campaign_id = $11 AND d.status IN ('sent', 'uncertain')
-    UNION ALL
-    SELECT chat_id FROM campaign_reached WHERE $12 AND campaign_id = $11
 ), audience AS (
     SELECT DISTINCT ON (s.chat_id) s.*
       FROM subscribers s
@@ -968,6 +973,8 @@ WITH reached AS (
        AND in_segment(s.tags, s.language_code, s.chat_type, s.created_at,
                       $2, $3, $4, $5, $6, $7, $8)
        AND NOT EXISTS (SELECT 1 FROM reached WHERE reached.chat_id = s.chat_id)
+       AND NOT ($12 AND EXISTS (SELECT 1 FROM campaign_reached p
+                                 WHERE p.campaign_id = $11 AND p.chat_id = s.chat_id))
      ORDER BY s.chat_id, array_position($1::bigint[], s.bot_id)
 ), capped AS (
     SELECT * FROM audience ORDER BY id LIMIT $10
