@@ -121,6 +121,14 @@ async def test_prune__a_done_run__its_figures_daily_stats_and_consent_kept(
     # a second prune finds nothing left to do
     again = await cli("db", "prune", "--finished-before", TOMORROW, "--yes", env=env)
     assert "pruned 0 run(s)" in again
+    # forgetting a reached chat forgets that it was reached; the kept figures stay
+    reached = await db.fetchval("SELECT chat_id FROM campaign_reached ORDER BY chat_id LIMIT 1")
+    assert reached is not None
+    await cli("audience", "forget", str(reached), env=env)
+    assert (
+        await db.fetchval("SELECT count(*) FROM campaign_reached WHERE chat_id = $1", reached) == 0
+    )
+    assert {**await status(env), "pruned_at": None} == before
 
 
 @pytest.mark.slow  # 20–30 s on 2 busy cores: about ten CLI processes
