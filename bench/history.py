@@ -199,11 +199,13 @@ async def status_reads(url: str, campaign: str, number: int, reads: int) -> list
         await connection.close()
 
 
-async def resubscribe_history(url: str) -> None:
+async def history_status(url: str, status: str) -> None:
+    """The history's chats subscribed (for a large running run) or not (so that the
+    sandbox's chats are the whole audience of a measured run)."""
     connection = await asyncpg.connect(url)
     try:
         await connection.execute(
-            "UPDATE subscribers SET status = 'subscribed' WHERE chat_id >= $1", HISTORY_CHATS
+            "UPDATE subscribers SET status = $2 WHERE chat_id >= $1", HISTORY_CHATS, status
         )
         await connection.execute("VACUUM ANALYZE subscribers")
     finally:
@@ -292,7 +294,7 @@ def main() -> None:
         for round_number, watcher in enumerate(watched):
             print(f"    deliveries during run full{round_number}: {watcher.summary()}")
 
-        asyncio.run(resubscribe_history(url))
+        asyncio.run(history_status(url, "subscribed"))
         cli(env, "campaign", "create", "big", "--bot", BOT, "--text", "Big news")
         began = time.perf_counter()
         cli(env, "campaign", "start", "big")  # no serve: it stays running, all pending
@@ -303,6 +305,7 @@ def main() -> None:
         running = asyncio.run(status_reads(url, "big", 1, options.reads))
         print(shown("    status of the running run (counted)", running))
         cli(env, "campaign", "cancel", "big")
+        asyncio.run(history_status(url, "unsubscribed"))
 
         cutoff = (datetime.now(UTC) - timedelta(hours=6)).isoformat()
         dry = measure(env, "db", "prune", "--finished-before", cutoff, "--dry-run")
