@@ -1,4 +1,4 @@
--- 0016: history that can be pruned. `bulletin db prune` deletes the deliveries of runs that
+-- 0017: history that can be pruned. `bulletin db prune` deletes the deliveries of runs that
 -- finished long ago; the run rows stay, marked pruned, and their tallies are kept first
 -- (finished_run_tallies), so `campaign status --run N` still answers. What a one-shot
 -- campaign must remember of the deleted rows, which chats it reached, moves to
