@@ -247,6 +247,7 @@ class Run:
     finished_at: datetime | None
     scheduled_for: datetime | None = None
     number: int = 1  # the campaign's own count of its runs: "run 3 of launch"
+    pruned_at: datetime | None = None  # when `db prune` deleted its deliveries (tallies kept)
 
     @property
     def label(self) -> str:

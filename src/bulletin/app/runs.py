@@ -198,6 +198,7 @@ def outcome(run: models.Run, counts: models.RunCounts) -> dict[str, Any]:
         "elapsed_s": elapsed_s,
         "started_at": run.started_at,
         "finished_at": run.finished_at,
+        "pruned_at": run.pruned_at,
     }
 
 

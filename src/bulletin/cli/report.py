@@ -17,6 +17,12 @@ def print_outcome(
     shown = {k: v for k, v in values.items() if k not in hidden}
     if not shown["paused_reason"]:
         shown.pop("paused_reason")
+    if shown["pruned_at"] is None:
+        shown.pop("pruned_at")
+    else:
+        shown["pruned_at"] = (
+            f"{run.pruned_at:%Y-%m-%d %H:%M} UTC (deliveries deleted, figures kept)"
+        )
     print_mapping(run.label, shown)
     if failures:
         print_table("why not sent", ["reason", "last error", "deliveries"], failures)

@@ -31,6 +31,7 @@ def to_run(row: asyncpg.Record) -> models.Run:
         finished_at=row["finished_at"],
         scheduled_for=row["scheduled_for"],
         number=row["number"],
+        pruned_at=row["pruned_at"],
     )
 
 
@@ -212,16 +213,27 @@ class Tallies:
 
 
 async def tallies(connection: Connection, run: models.Run) -> Tallies:
-    """A run's tallies: counted, or for a done run, as kept when they were first counted."""
-    if run.status is not models.RunStatus.DONE:
+    """A run's tallies: counted, or for a done run, as kept when they were first counted
+    (a pruned run's, done or cancelled, were kept before its deliveries were deleted)."""
+    if run.status is not models.RunStatus.DONE and run.pruned_at is None:
         return await _counted(connection, run.id)
     kept = await connection.fetchval(sql("kept_run_tallies"), run.id)
     if kept is not None:
         return _from_json(run.id, json.loads(kept))
     counted = await _counted(connection, run.id)
-    if counted.counts.pending == counted.counts.sending == 0:
+    if run.pruned_at is None and counted.counts.pending == counted.counts.sending == 0:
         await connection.execute(sql("keep_run_tallies"), run.id, _as_json(counted))
     return counted
+
+
+async def counted(connection: Connection, run_id: int) -> Tallies:
+    """A run's tallies counted from its deliveries and events now."""
+    return await _counted(connection, run_id)
+
+
+def tallies_json(found: Tallies) -> str:
+    """Tallies as finished_run_tallies keeps them."""
+    return _as_json(found)
 
 
 async def _counted(connection: Connection, run_id: int) -> Tallies:

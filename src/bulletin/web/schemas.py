@@ -53,6 +53,8 @@ class RunStatus(Answer):
     elapsed_s: float | None
     started_at: datetime
     finished_at: datetime | None
+    # When `bulletin db prune` deleted the run's deliveries (its figures are kept).
+    pruned_at: datetime | None = None
     failures: list[Failure]
 
 

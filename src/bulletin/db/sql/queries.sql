@@ -483,25 +483,37 @@ SELECT r.*, c.name AS campaign_name
 
 -- name: campaign_runs
 -- $1 campaign_id
--- Every run of a campaign with its outcome counts, oldest first.
+-- Every run of a campaign with its outcome counts, oldest first (a pruned run's, whose
+-- deliveries are gone, from the tallies kept before they went).
 SELECT r.*, c.name AS campaign_name,
-       count(d.id) FILTER (WHERE d.status = 'sent') AS sent,
-       count(d.id) FILTER (WHERE d.status = 'failed') AS failed,
-       count(d.id) FILTER (WHERE d.status = 'uncertain') AS uncertain,
-       count(d.id) FILTER (WHERE d.status IN ('pending', 'sending')) AS pending
+       coalesce((t.tallies -> 'counts' ->> 'sent')::bigint,
+                count(d.id) FILTER (WHERE d.status = 'sent')) AS sent,
+       coalesce((t.tallies -> 'counts' ->> 'failed')::bigint,
+                count(d.id) FILTER (WHERE d.status = 'failed')) AS failed,
+       coalesce((t.tallies -> 'counts' ->> 'uncertain')::bigint,
+                count(d.id) FILTER (WHERE d.status = 'uncertain')) AS uncertain,
+       coalesce((t.tallies -> 'counts' ->> 'pending')::bigint
+                + (t.tallies -> 'counts' ->> 'sending')::bigint,
+                count(d.id) FILTER (WHERE d.status IN ('pending', 'sending'))) AS pending
   FROM runs r
   JOIN campaigns c ON c.id = r.campaign_id
   LEFT JOIN deliveries d ON d.run_id = r.id
+  LEFT JOIN finished_run_tallies t ON t.run_id = r.id AND r.pruned_at IS NOT NULL
  WHERE r.campaign_id = $1
- GROUP BY r.id, c.name
+ GROUP BY r.id, c.name, t.run_id
  ORDER BY r.number;
 
 -- name: reached_chats
 -- $1 campaign_id
--- How many chats have had this campaign (sent, or perhaps sent: uncertain), across its runs.
-SELECT count(DISTINCT d.chat_id)
-  FROM deliveries d JOIN runs r ON r.id = d.run_id
- WHERE r.campaign_id = $1 AND d.status IN ('sent', 'uncertain');
+-- How many chats have had this campaign (sent, or perhaps sent: uncertain), across its runs,
+-- pruned ones included (campaign_reached).
+SELECT count(*) FROM (
+    SELECT d.chat_id
+      FROM deliveries d JOIN runs r ON r.id = d.run_id
+     WHERE r.campaign_id = $1 AND d.status IN ('sent', 'uncertain')
+    UNION
+    SELECT chat_id FROM campaign_reached WHERE campaign_id = $1
+) reached;
 
 -- ───────────────────────────── worker ─────────────────────────────
 
@@ -849,6 +861,9 @@ WITH reached AS (
        AND in_segment(s.tags, s.language_code, s.chat_type, s.created_at,
                       $4, $5, $6, $7, $8, $9, $10)
        AND NOT EXISTS (SELECT 1 FROM reached WHERE reached.chat_id = s.chat_id)
+       -- nor the chats of its pruned runs (`db prune` moved them there): a probe of its key
+       AND NOT ($13 AND EXISTS (SELECT 1 FROM campaign_reached p
+                                 WHERE p.campaign_id = $2 AND p.chat_id = s.chat_id))
      ORDER BY s.chat_id, array_position($3::bigint[], s.bot_id)
 ), capped AS (
     SELECT * FROM audience ORDER BY id LIMIT $11
@@ -991,6 +1006,8 @@ WITH reached AS (
        AND in_segment(s.tags, s.language_code, s.chat_type, s.created_at,
                       $2, $3, $4, $5, $6, $7, $8)
        AND NOT EXISTS (SELECT 1 FROM reached WHERE reached.chat_id = s.chat_id)
+       AND NOT ($12 AND EXISTS (SELECT 1 FROM campaign_reached p
+                                 WHERE p.campaign_id = $11 AND p.chat_id = s.chat_id))
      ORDER BY s.chat_id, array_position($1::bigint[], s.bot_id)
 ), capped AS (
     SELECT * FROM audience ORDER BY id LIMIT $10
@@ -1201,8 +1218,15 @@ WITH gone AS (
 ), logged AS (
     INSERT INTO events (kind, bot_id) SELECT 'subscriber.forgotten', bot_id FROM bots_forgetting
 ), recount AS (
-    -- The chat's deliveries go with its row: finished runs' kept tallies are counted again.
-    DELETE FROM finished_run_tallies WHERE EXISTS (SELECT 1 FROM gone)
+    -- The chat's deliveries go with its row: finished runs' kept tallies are counted again
+    -- (not a pruned run's: it has no deliveries left to count, its tallies are all it has).
+    DELETE FROM finished_run_tallies t
+     WHERE EXISTS (SELECT 1 FROM gone)
+       AND t.run_id IN (SELECT id FROM runs WHERE pruned_at IS NULL)
+), unreached AS (
+    -- and what pruned runs remembered of it
+    DELETE FROM campaign_reached
+     WHERE ($1::bigint IS NULL OR bot_id = $1) AND chat_id = $2
 )
 SELECT bot_id, bot_id IN (SELECT bot_id FROM gone) AS was_known FROM bots_forgetting;
 
@@ -1725,3 +1749,100 @@ SELECT worker_id AS worker, count(*) AS leases
   FROM bot_leases
  WHERE expires_at > clock_timestamp()
  GROUP BY worker_id;
+
+-- ───── history (issue 12): `db prune`, `db reset` ─────
+
+-- name: prune_candidates
+-- $1 finished before
+-- Runs finished (done or cancelled) before then with deliveries or events left to delete,
+-- or not marked pruned yet; with what each has left. A run still running or paused never
+-- is one; a cancelled run whose last sends are still being answered says so (unsettled).
+SELECT r.id, r.campaign_id, r.number, c.name AS campaign_name, r.pruned_at,
+       d.deliveries, d.unsettled, e.events
+  FROM runs r
+  JOIN campaigns c ON c.id = r.campaign_id
+ CROSS JOIN LATERAL (
+       SELECT count(*) AS deliveries,
+              count(*) FILTER (WHERE status IN ('pending', 'sending')) AS unsettled
+         FROM deliveries WHERE run_id = r.id) d
+ CROSS JOIN LATERAL (
+       SELECT count(*) AS events FROM events
+        WHERE run_id = r.id AND kind LIKE 'delivery.%') e
+ WHERE r.status IN ('done', 'cancelled') AND r.finished_at < $1
+   AND (r.pruned_at IS NULL OR d.deliveries > 0 OR e.events > 0)
+ ORDER BY r.id;
+
+-- name: lock_run_for_prune
+-- $1 run_id
+SELECT status, pruned_at FROM runs
+ WHERE id = $1 AND status IN ('done', 'cancelled') FOR UPDATE;
+
+-- name: keep_pruned_run_tallies
+-- $1 run_id, $2 tallies (jsonb)
+-- Before a finished run's deliveries go: its tallies, final (done, or cancelled and settled).
+INSERT INTO finished_run_tallies (run_id, tallies)
+SELECT id, $2::jsonb FROM runs WHERE id = $1 AND status IN ('done', 'cancelled')
+ON CONFLICT (run_id) DO NOTHING;
+
+-- name: mark_run_pruned
+-- $1 run_id
+UPDATE runs SET pruned_at = clock_timestamp() WHERE id = $1 AND pruned_at IS NULL;
+
+-- name: prune_deliveries
+-- $1 run_id, $2 campaign_id, $3 batch size
+-- One batch of a pruned run's deliveries, deleted; the chats they reached are kept in
+-- campaign_reached in the same statement, so the no-resend rule never misses one. Rows
+-- are found by their physical address (ctid): one lookup each, not one per index.
+WITH batch AS (
+    DELETE FROM deliveries
+     WHERE ctid = ANY (ARRAY(SELECT ctid FROM deliveries WHERE run_id = $1 LIMIT $3))
+       AND run_id = $1
+    RETURNING bot_id, chat_id, status
+), reached AS (
+    INSERT INTO campaign_reached (campaign_id, chat_id, bot_id)
+    SELECT $2, chat_id, bot_id FROM batch WHERE status IN ('sent', 'uncertain')
+    ON CONFLICT (campaign_id, chat_id) DO NOTHING
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM batch) AS deleted, (SELECT count(*) FROM reached) AS reached;
+
+-- name: prune_events
+-- $1 run_id, $2 batch size
+-- One batch of a pruned run's delivery events (retries, 429s, …). Subscription changes
+-- (a block seen while sending) stay: they are the chat's consent history.
+DELETE FROM events
+ WHERE ctid = ANY (ARRAY(SELECT ctid FROM events
+                          WHERE run_id = $1 AND kind LIKE 'delivery.%' LIMIT $2))
+   AND run_id = $1;
+
+-- name: live_leases
+-- (no parameters) Bot leases a running serve holds now; 0 if there is no schema yet.
+SELECT count(*) FROM bot_leases WHERE expires_at > now();
+
+-- name: drop_schema_objects
+-- (no parameters) Every table, view, sequence and function of the current schema, dropped:
+-- `db reset` re-applies the migrations on what is left, a clean slate.
+DO $$
+DECLARE
+    statements text[];
+    statement text;
+BEGIN
+    SELECT coalesce(array_agg(x.drop ORDER BY x.ordering), '{}') INTO statements FROM (
+        SELECT 1 AS ordering,
+               format('DROP %s IF EXISTS %I.%I CASCADE',
+                      CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
+                                     WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE'
+                                     ELSE 'TABLE' END,
+                      n.nspname, c.relname) AS drop
+          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+        UNION ALL
+        SELECT 2, format('DROP FUNCTION IF EXISTS %s CASCADE', p.oid::regprocedure)
+          FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+         WHERE n.nspname = current_schema() AND p.prokind = 'f'
+    ) x;
+    FOREACH statement IN ARRAY statements LOOP
+        EXECUTE statement;
+    END LOOP;
+END
+$$;

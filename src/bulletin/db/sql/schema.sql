@@ -189,7 +189,9 @@ CREATE TABLE runs (
     quiet_until    timestamptz,                 -- paused for quiet hours until then
     started_at     timestamptz NOT NULL DEFAULT now(),
     finished_at    timestamptz,
-    logged_status  text                         -- the status `serve` last logged (run_log)
+    logged_status  text,                        -- the status `serve` last logged (run_log)
+    -- When `db prune` deleted its deliveries (its tallies kept in finished_run_tallies).
+    pruned_at      timestamptz
 );
 
 CREATE INDEX runs_campaign ON runs (campaign_id);
@@ -496,6 +498,19 @@ CREATE TABLE finished_run_tallies (
     tallies     jsonb NOT NULL,
     counted_at  timestamptz NOT NULL DEFAULT now()
 );
+
+-- What a one-shot campaign remembers of the deliveries `db prune` deleted: the chats it
+-- reached (sent, or perhaps sent: uncertain). A later run leaves them out, as it leaves out
+-- those of the deliveries still kept.
+CREATE TABLE campaign_reached (
+    campaign_id  bigint NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
+    chat_id      bigint NOT NULL,
+    bot_id       bigint NOT NULL REFERENCES bots (id) ON DELETE CASCADE,  -- the sender
+    PRIMARY KEY (campaign_id, chat_id)
+);
+
+-- Forgetting a chat drops what it was sent: its reached rows with its deliveries.
+CREATE INDEX campaign_reached_chat ON campaign_reached (chat_id);
 
 -- Migrations ------------------------------------------------------------------------------
 
