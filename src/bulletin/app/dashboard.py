@@ -144,7 +144,11 @@ async def _live(
         per_run[row["run_id"]] += row["sent"]
     found = []
     for run in shown:
-        counts = await run_rows.counts(connection, run.id)
+        # A pruned run's deliveries (and so its counters) are gone: its figures were kept.
+        if run.pruned_at is not None:
+            counts = (await run_rows.tallies(connection, run)).counts
+        else:
+            counts = await run_rows.counts(connection, run.id)
         found.append(LiveRun(run, runs.outcome(run, counts), per_run[run.id] / PACE_WINDOW_S))
     return found, recent
 
