@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from bulletin.app import dashboard
 from bulletin.sandbox import Sandbox, World
 from tests.support import ledger_counts, register_bot, run_cli
 
@@ -109,6 +110,10 @@ async def test_prune__a_done_run__its_figures_daily_stats_and_consent_kept(
     )
     text = await cli("campaign", "status", "hello", "--run", "1", env=env)
     assert "deliveries deleted, figures kept" in text
+    # The dashboard's run page shows the kept figures too, not the emptied counters.
+    _, live = await dashboard.run_live(db, "hello", 1)
+    shown = ("sent", "failed", "blocked", "gone", "skipped", "uncertain", "pending")
+    assert {k: live.figures[k] for k in shown} == {k: before[k] for k in shown}
     assert json.loads(await cli("stats", "--campaign", "hello", "--json", env=env)) == stats_before
     assert await db.fetch("SELECT chat_id, status FROM subscribers ORDER BY chat_id") == (
         consent_before
