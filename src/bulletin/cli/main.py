@@ -78,7 +78,10 @@ LAZY = {
         "bulletin.cli.audience", "Import and inspect the people and chats that opted in."
     ),
     "campaign": Lazy("bulletin.cli.campaigns", "Design campaigns and start their runs."),
-    "db": Lazy("bulletin.cli.db", "Start or stop the embedded PostgreSQL."),
+    "db": Lazy(
+        "bulletin.cli.db",
+        "The embedded PostgreSQL; pruning old runs' deliveries; resetting a dev database.",
+    ),
     "token": Lazy("bulletin.cli.tokens", "Tokens for the HTTP API of `bulletin serve`."),
 }
 
