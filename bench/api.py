@@ -184,9 +184,9 @@ async def fill(url: str, deliveries: int) -> None:
                       blocked = EXCLUDED.blocked, gone = EXCLUDED.gone"""
         )
         await connection.execute(
-            """INSERT INTO daily_campaign_stats (day, campaign_id, variant_id, sent, failed,
-                                                 blocked, gone)
-               SELECT day, $1, $2, sent, failed, blocked, gone
+            """INSERT INTO daily_campaign_stats (day, campaign_id, variant_id, bot_id, sent,
+                                                 failed, blocked, gone)
+               SELECT day, $1, $2, bot_id, sent, failed, blocked, gone
                  FROM daily_bot_stats WHERE bot_id = $3""",
             campaign_id, variant_id, bot_id,
         )  # fmt: skip
