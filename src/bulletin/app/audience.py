@@ -104,6 +104,7 @@ class Merge:
     dry_run: bool = False
     count_opted_out: bool = False
     skip_hint: str = "fix them or pass --skip-invalid"
+    source: str = "import"  # a new subscriber's source
 
 
 def source_name(path: str) -> str:
@@ -147,7 +148,12 @@ async def merge(
     await transaction.start()
     try:
         result = await subscribers.import_staged(
-            connection, bot_id, bad.records(items), tags=how.tags, resubscribe=how.resubscribe
+            connection,
+            bot_id,
+            bad.records(items),
+            tags=how.tags,
+            source=how.source,
+            resubscribe=how.resubscribe,
         )
         if how.count_opted_out:
             opted_out = await subscribers.opted_out_staged(connection, bot_id)

@@ -33,25 +33,13 @@ API_SKIP_HINT = "fix them or pass skip_invalid=true"
 async def upsert(
     pool: Pool, bot: str, batch: Sequence[Subscriber], *, dry_run: bool = False
 ) -> audience.Imported:
-    """Merge subscribers as `audience import` merges a file's lines, all or nothing, in one
-    statement; on a dry run, in a transaction rolled back."""
+    """Merge subscribers as `audience import` merges a file's lines (the same staging table
+    and merge), all or nothing; on a dry run, in a transaction rolled back."""
     records = [subscriber.record(line) for line, subscriber in enumerate(batch, start=1)]
+    how = audience.Merge(dry_run=dry_run, count_opted_out=True, source=UPSERT_SOURCE)
     async with pool.acquire() as connection:
         found = await bot_rows.find(connection, bot)
-        if not dry_run:
-            result, opted_out = await subscriber_rows.upsert(
-                connection, found.id, records, source=UPSERT_SOURCE
-            )
-        else:
-            transaction = connection.transaction()
-            await transaction.start()
-            try:
-                result, opted_out = await subscriber_rows.upsert(
-                    connection, found.id, records, source=UPSERT_SOURCE
-                )
-            finally:
-                await transaction.rollback()
-    return audience.Imported(result, (), audience.LineErrors("subscribers"), opted_out)
+        return await audience.merge(connection, found.id, records, "subscribers", how)
 
 
 async def import_upload(

@@ -119,33 +119,6 @@ def _as_json(fields: Mapping[str, str]) -> str:
     return "{" + ",".join(pairs) + "}"
 
 
-async def upsert(
-    connection: Connection, bot_id: int, staged: Iterable[StagedSubscriber], *, source: str
-) -> tuple[MergeResult, int]:
-    """Merge chats as import_staged does, in one statement from arrays (for batches of up
-    to some thousands, as the API's): the result, and how many listed chats stay opted out."""
-    columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [], [])
-    lines, chat_ids, chat_types, first_names, usernames, languages, tag_lists, fields = columns
-    for row in staged:
-        lines.append(row.line)
-        chat_ids.append(row.chat_id)
-        chat_types.append(models.ChatType.from_chat_id(row.chat_id))
-        first_names.append(row.first_name)
-        usernames.append(row.username)
-        languages.append(row.language_code)
-        tag_lists.append(",".join(row.tags if len(row.tags) < 2 else sorted(set(row.tags))))
-        fields.append(_as_json(row.fields))
-    found = await connection.fetchrow(sql("upsert_subscribers"), bot_id, source, *columns)
-    assert found is not None
-    merged = MergeResult(
-        inserted=found["inserted"],
-        updated=found["updated"],
-        unchanged=found["unchanged"],
-        forgotten=found["forgotten"],
-    )
-    return merged, found["opted_out"]
-
-
 async def opted_out_staged(connection: Connection, bot_id: int) -> int:
     """After import_staged, in its transaction: the staged chats that stay opted out."""
     found: int = await connection.fetchval(sql("opted_out_staged"), bot_id)
