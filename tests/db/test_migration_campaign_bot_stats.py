@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
 from bulletin.db import migrations
-from tests.conftest import with_database
+from tests.db.releases import migrated_before
 
 # Two bots sending one campaign; bot 2's last delivery was skipped by a cancel; one 429.
 SEED = """
@@ -36,28 +35,8 @@ ROLLUP = """SELECT bot_id, sent, failed, blocked, skipped, rate_limited, opted_o
 @pytest.fixture
 async def before_0012(admin_url: str) -> AsyncIterator[asyncpg.Connection]:
     """An empty database migrated up to 0011, as a database of the previous release."""
-    name = f"bulletin_migration_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(admin_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    connection = await asyncpg.connect(with_database(admin_url, name))
-    try:
-        await connection.execute(
-            "CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
-            " applied_at timestamptz NOT NULL DEFAULT now())"
-        )
-        for migration in migrations.available():
-            if migration.version < 12:
-                await connection.execute(migration.sql)
-                await connection.execute(
-                    "INSERT INTO schema_migrations VALUES ($1, $2)",
-                    migration.version,
-                    migration.name,
-                )
+    async with migrated_before(admin_url, 12) as connection:
         yield connection
-    finally:
-        await connection.close()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def test_0012__campaign_sent_by_two_bots__rollup_per_bot_without_the_cancel(

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
 from bulletin.db import migrations
-from tests.conftest import with_database
+from tests.db.releases import migrated_before
 
 SEED = """
 INSERT INTO bots (id, name, username, token, api_url) VALUES (1, 'news', 'news_bot', 't', 'u');
@@ -27,28 +26,8 @@ SELECT r, 1, s.id, s.chat_id, 1, 'pending' FROM subscribers s, generate_series(1
 @pytest.fixture
 async def before_0007(admin_url: str) -> AsyncIterator[asyncpg.Connection]:
     """An empty database migrated up to 0006, as a database of the previous release."""
-    name = f"bulletin_migration_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(admin_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    connection = await asyncpg.connect(with_database(admin_url, name))
-    try:
-        await connection.execute(
-            "CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
-            " applied_at timestamptz NOT NULL DEFAULT now())"
-        )
-        for migration in migrations.available():
-            if migration.version < 7:
-                await connection.execute(migration.sql)
-                await connection.execute(
-                    "INSERT INTO schema_migrations VALUES ($1, $2)",
-                    migration.version,
-                    migration.name,
-                )
+    async with migrated_before(admin_url, 7) as connection:
         yield connection
-    finally:
-        await connection.close()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def test_0007__two_unfinished_runs__the_later_cancelled_its_pending_skipped(
