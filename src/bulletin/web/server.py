@@ -76,7 +76,7 @@ async def serving(
         bound_host, bound_port = listening.getsockname()[:2]
         where = f"http://{_url_host(bound_host)}:{bound_port}"
         access = "open: loopback and no API token yet" if open_access else "Bearer token"
-        yield f"HTTP API on {where}/api/v1 (docs at {where}/api/v1/docs; {access})"
+        yield f"HTTP API on {where}/api/v1 (docs at {where}/api/v1/docs; {access}); dashboard at {where}/"
     finally:
         server.should_exit = True
         try:
